@@ -462,6 +462,149 @@ def status(as_json: bool) -> None:
         click.echo(f"{key} [{entry['system']}, {entry['status']}]: {counts}")
 
 
+# --- sync, records, replay, alerts ----------------------------------------------------------
+
+
+def _tenant_sources(session: Session, tenant_name: str,
+                    source_name: str | None) -> tuple[Any, list[Any]]:
+    from connector.models import Source
+    from connector.services.admin import get_source, get_tenant
+
+    t = get_tenant(session, tenant_name)
+    if source_name:
+        return t, [get_source(session, t, source_name)]
+    return t, list(session.scalars(select(Source).where(Source.tenant_id == t.id)))
+
+
+@cli.command()
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--source", "source_name", help="Only this source (default: all of the tenant).")
+@click.option("--wait", is_flag=True, help="Wait until the sync has settled, showing progress.")
+@click.option("--timeout", default=900, show_default=True, type=int,
+              help="Seconds --wait waits before giving up (exit 1).")
+def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) -> None:
+    """Run a sync now: every stream of the tenant's (or one) source is fetched at once."""
+    import time
+
+    from connector.services.dispatch import request_now
+    from connector.services.progress import tenant_progress
+
+    with _session() as session:
+        tenant, sources = _tenant_sources(session, tenant_name, source_name)
+        active = [s.id for s in sources if s.status == "active"]
+        for s in sources:
+            if s.status != "active":
+                click.echo(f"skipping {s.name}: {s.status} ({s.status_reason or 'no reason'})")
+        request_now(session, active)
+        tenant_id = tenant.id
+    if not active:
+        _fail("no active source to sync", 1)
+    from tasks.app import app
+    from tasks.sync import dispatch
+
+    if not app.control.ping(timeout=2.0):
+        _fail("no worker answers: start one with `ml-connector worker` (and `ml-connector "
+              "beat` for the schedule)", 1)
+    started = time.time()
+    dispatch.delay()
+    click.echo(f"sync requested for {len(active)} source(s) of {tenant_name}")
+    if not wait:
+        return
+    deadline = started + timeout
+    last = ""
+    while time.time() < deadline:
+        progress = tenant_progress(tenant_id, since=started, source_ids=active)
+        line = progress.line()
+        if line != last:
+            click.echo(line)
+            last = line
+        if progress.settled:
+            click.echo("settled")
+            return
+        time.sleep(1.0)
+    _fail(f"not settled after {timeout}s (see `ml-connector records --tenant {tenant_name}`)", 1)
+
+
+@cli.command()
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--state", type=click.Choice(["failed", "parked", "pending", "done",
+                                            "superseded"]), default="failed", show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True)
+def records(tenant_name: str, state: str, limit: int, as_json: bool) -> None:
+    """List staged records in a state, with the reason they stopped."""
+    from connector.models import Source, StagedRecord
+    from connector.services.admin import get_tenant
+
+    with _session() as session:
+        t = get_tenant(session, tenant_name)
+        rows = session.execute(
+            select(StagedRecord.id, Source.name, StagedRecord.entity, StagedRecord.external_id,
+                   StagedRecord.version, StagedRecord.error_kind, StagedRecord.last_error)
+            .join(Source, Source.id == StagedRecord.source_id)
+            .where(StagedRecord.tenant_id == t.id, StagedRecord.state == state)
+            .order_by(StagedRecord.id).limit(limit)).all()
+    data = [{"id": r[0], "source": r[1], "entity": r[2], "store_id": r[3], "version": r[4],
+             "kind": r[5], "reason": r[6]} for r in rows]
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    if not data:
+        click.echo(f"no {state} records")
+    for row in data:
+        click.echo(f"#{row['id']} {row['source']} {row['entity']} {row['store_id']}: "
+                   f"{row['reason'] or ''}")
+
+
+@cli.command()
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--id", "ids", multiple=True, type=int, help="Record id (repeatable).")
+@click.option("--source", "source_name", help="Only records of this source.")
+@click.option("--entity", type=click.Choice(["customer", "order", "payment", "shipment",
+                                             "refund"]))
+@click.option("--parked/--no-parked", default=True, show_default=True,
+              help="Include parked records.")
+def replay(tenant_name: str, ids: tuple[int, ...], source_name: str | None,
+           entity: str | None, parked: bool) -> None:
+    """Put failed (and parked) records back into the pipeline after a fix. Idempotent."""
+    from connector.models import FAILED, PARKED
+    from connector.services import records as staged
+    from connector.services.admin import get_source, get_tenant
+
+    with _session() as session:
+        t = get_tenant(session, tenant_name)
+        source_id = get_source(session, t, source_name).id if source_name else None
+        count = staged.replay(session, tenant_id=t.id, ids=list(ids) or None,
+                              source_id=source_id, entity=entity,
+                              states=(FAILED, PARKED) if parked else (FAILED,))
+        tenant_id = t.id
+    click.echo(f"{count} record(s) queued for replay")
+    if count:
+        from tasks.sync import pump
+
+        pump(tenant_id)
+
+
+@cli.command()
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--all", "show_all", is_flag=True, help="Include resolved alerts.")
+def alerts(tenant_name: str, show_all: bool) -> None:
+    """Operational alerts (key owner gone, webhook deactivated, auth failing)."""
+    from connector.models import Alert, Source
+    from connector.services.admin import get_tenant
+
+    with _session() as session:
+        t = get_tenant(session, tenant_name)
+        q = (select(Alert, Source.name).outerjoin(Source, Source.id == Alert.source_id)
+             .where(Alert.tenant_id == t.id).order_by(Alert.id))
+        if not show_all:
+            q = q.where(Alert.state == "open")
+        rows = session.execute(q).all()
+        lines = [f"[{a.state}] {a.kind} {name or '-'} x{a.occurrences}: {a.message}"
+                 for a, name in rows]
+    click.echo("\n".join(lines) if lines else "no open alerts")
+
+
 # --- processes (Procfile) --------------------------------------------------------------------
 
 

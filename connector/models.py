@@ -131,6 +131,10 @@ class StagedRecord(Base):
     state: Mapped[str] = mapped_column(String(20), default=PENDING, server_default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # data | auth | exhausted | parked | conflict: what kind of problem stopped the record
+    error_kind: Mapped[str | None] = mapped_column(String(20))
+    # the IFS commands the transform step planned (pure data; the load step executes it)
+    plan: Mapped[dict[str, Any] | None] = mapped_column()
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -227,6 +231,7 @@ class Alert(Base):
             "kind",
             unique=True,
             postgresql_where=text("state = 'open'"),
+            postgresql_nulls_not_distinct=True,
         ),
     )
 

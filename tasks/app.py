@@ -67,16 +67,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": TASK_ROUTES,
         "beat_schedule": {
             "dispatch": {"task": "sync.dispatch", "schedule": float(settings.dispatch_interval_s)},
-            "sweep": {"task": "maintenance.sweep", "schedule": 30.0},
+            "sweep": {"task": "maintenance.sweep",
+                      "schedule": float(min(30, max(1, settings.sweep_after_s // 2)))},
             "enrich": {"task": "maintenance.enrich_all", "schedule": 300.0},
-            "bc-hooks-health": {"task": "bigcommerce.hooks_health_all", "schedule": 600.0},
         },
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
     }
 
 
-TASK_MODULES: list[str] = []
+TASK_MODULES = ["tasks.sync", "tasks.maintenance"]
 
 app = Celery("ml_connector", include=TASK_MODULES)
 app.conf.update(celery_config(get_settings()))

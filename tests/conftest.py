@@ -43,7 +43,7 @@ def services() -> ServiceSet:
 
 @pytest.fixture
 def clean_db(services: ServiceSet) -> Iterator[None]:
-    """Empty every table (and the Redis database) before the test."""
+    """Empty every table and the connector's Redis keys (not the broker's) before the test."""
     from sqlalchemy import text
 
     from connector.db import get_engine
@@ -53,5 +53,7 @@ def clean_db(services: ServiceSet) -> Iterator[None]:
     tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
     with get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    get_redis().flushdb()
+    client = get_redis()
+    for key in client.scan_iter("mlc:*"):
+        client.delete(key)
     yield

@@ -1,19 +1,69 @@
-"""The ``web`` process: webhook intake, health and operator pages (WSGI, under gunicorn)."""
+"""The ``web`` process: webhook intake, health and operator pages (WSGI, under gunicorn).
+
+Webhook endpoints are thin: the raw body and headers go to ``connector.services.webhooks``,
+which verifies, dedupes and stores the delivery; fetch tasks are enqueued only after that
+commit. Every rejection is one log line without secrets, a clear 4xx and nothing enqueued.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Flask, jsonify
-from sqlalchemy import text
+from flask import Flask, Response, jsonify, request
+from sqlalchemy import text, update
 
-from connector.db import get_engine
+from connector.config import get_settings
+from connector.db import get_engine, session_scope
+from connector.models import WebhookDelivery
 from connector.services.common import get_redis
+from connector.services.webhooks import Verdict, accept_bigcommerce, accept_woocommerce
+
+log = logging.getLogger("mlc.webhooks")
+
+
+def _answer(kind: str, tenant: str, source: str, verdict: Verdict) -> Any:
+    if verdict.fetch:
+        from tasks.sync import fetch_one
+
+        for source_id, entity, external_id in verdict.fetch:
+            fetch_one.delay(source_id, entity, external_id, "webhook")
+        with session_scope() as s:
+            s.execute(update(WebhookDelivery)
+                      .where(WebhookDelivery.source_id == verdict.fetch[0][0],
+                             WebhookDelivery.state == "received",
+                             WebhookDelivery.resource_id.in_([f[2] for f in verdict.fetch]))
+                      .values(state="enqueued"))
+    level = logging.INFO if verdict.status < 400 else logging.WARNING
+    log.log(level, "%s webhook %s/%s -> %s %s", kind, tenant, source, verdict.status,
+            verdict.message)
+    if verdict.status < 400:
+        return Response(status=verdict.status)  # respond fast, no body (bigcommerce.md §5)
+    return jsonify({"error": verdict.message}), verdict.status
 
 
 def create_app() -> Flask:
     """Application factory (gunicorn: ``web.app:create_app()``)."""
     app = Flask("ml_connector")
+    # Bodies over the limit are refused by Flask with 413 before they are read.
+    app.config["MAX_CONTENT_LENGTH"] = get_settings().webhook_max_body_bytes
+
+    @app.post("/webhooks/bc/<tenant>/<source>")
+    def bigcommerce_hook(tenant: str, source: str) -> Any:
+        raw = request.get_data(cache=False)
+        return _answer("bigcommerce", tenant, source,
+                       accept_bigcommerce(tenant, source, dict(request.headers), raw))
+
+    @app.post("/webhooks/woo/<tenant>/<source>")
+    def woocommerce_hook(tenant: str, source: str) -> Any:
+        raw = request.get_data(cache=False)
+        return _answer("woocommerce", tenant, source,
+                       accept_woocommerce(tenant, source, dict(request.headers), raw))
+
+    @app.errorhandler(413)
+    def too_large(_: Any) -> Any:
+        log.warning("webhook refused: body over %d bytes", get_settings().webhook_max_body_bytes)
+        return jsonify({"error": "body too large"}), 413
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -2,11 +2,11 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:14:21.196695
+Create Date: 2026-11-23 16:20:41.925184
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -92,7 +92,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_alerts_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts'))
     )
-    op.create_index('uq_alerts_open', 'alerts', ['tenant_id', 'source_id', 'kind'], unique=True, postgresql_where=sa.text("state = 'open'"))
+    op.create_index('uq_alerts_open', 'alerts', ['tenant_id', 'source_id', 'kind'], unique=True, postgresql_where=sa.text("state = 'open'"), postgresql_nulls_not_distinct=True)
     op.create_table('record_links',
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
@@ -123,6 +123,8 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=20), server_default='pending', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('error_kind', sa.String(length=20), nullable=True),
+    sa.Column('plan', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('enqueued_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -179,7 +181,7 @@ def downgrade() -> None:
     op.drop_index('ix_staged_records_record', table_name='staged_records')
     op.drop_table('staged_records')
     op.drop_table('record_links')
-    op.drop_index('uq_alerts_open', table_name='alerts', postgresql_where=sa.text("state = 'open'"))
+    op.drop_index('uq_alerts_open', table_name='alerts', postgresql_where=sa.text("state = 'open'"), postgresql_nulls_not_distinct=True)
     op.drop_table('alerts')
     op.drop_table('sources')
     op.drop_table('customer_index')
