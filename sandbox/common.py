@@ -259,7 +259,12 @@ def make_app(
 class ServerThread:
     """A threaded WSGI server in a daemon thread (tests, ``sandbox serve``, benchmarks)."""
 
-    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0,
+                 quiet: bool = True) -> None:
+        if quiet:  # one log line per request drowns tests and benchmarks
+            import logging
+
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self.server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
