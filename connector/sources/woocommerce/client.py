@@ -128,6 +128,10 @@ def order_version_key(row: Mapping[str, Any]) -> tuple[int, str]:
     return (int(row.get("id") or 0), str(row.get("date_modified_gmt") or ""))
 
 
+def _order_key_time(key: Hashable) -> datetime | None:
+    return parse_gmt(key[1]) if isinstance(key, tuple) and len(key) == 2 else None
+
+
 # --------------------------------------------------------------------------------------------
 # keyset scanning over a changing set
 
@@ -150,9 +154,10 @@ class KeysetScan(Iterator[Row]):
 
     ``watermark`` is the newest modification time up to which every record has been yielded
     (pass it as the next run's start; the client subtracts the overlap) and
-    ``keys_at_watermark`` the version keys yielded at exactly that time (store them with the
-    cursor and pass them back as ``seen``). Both are valid at any point, so a fetch that stops
-    after any row resumes without a gap; the watermark never goes below ``start``.
+    ``keys_at_watermark`` the version keys yielded (or passed in as ``seen``) at or after that
+    time (store them with the cursor and pass them back as ``seen``). Both are valid after any
+    row, so a fetch that stops early resumes without a gap and without repeating work; the
+    watermark never goes below ``start``.
     """
 
     def __init__(
@@ -164,6 +169,7 @@ class KeysetScan(Iterator[Row]):
         key: Callable[[Mapping[str, Any]], Hashable],
         cap: Callable[[], datetime | None] | None = None,
         seen: Iterable[Hashable] = (),
+        key_time: Callable[[Hashable], datetime | None] | None = None,
     ) -> None:
         self._rows = rows
         self._modified = modified
@@ -173,8 +179,10 @@ class KeysetScan(Iterator[Row]):
         self._max: datetime | None = self._start
         self._by_time: dict[datetime, set[Hashable]] = {}
         if self._start is not None:
-            # Keys the caller already had at its watermark stay valid until something newer.
-            self._by_time[self._start] = set(seen)
+            # Keys the caller already had stay valid until the watermark passes them.
+            for k in seen:
+                moment = key_time(k) if key_time is not None else None
+                self._by_time.setdefault(moment or self._start, set()).add(k)
 
     def __iter__(self) -> KeysetScan:
         return self
@@ -201,9 +209,12 @@ class KeysetScan(Iterator[Row]):
 
     @property
     def keys_at_watermark(self) -> frozenset[Hashable]:
-        """Version keys yielded (or passed in as ``seen``) at exactly :attr:`watermark`."""
+        """Version keys yielded (or passed in as ``seen``) at or after :attr:`watermark`."""
         mark = self.watermark
-        return frozenset(self._by_time.get(mark, ())) if mark is not None else frozenset()
+        if mark is None:
+            return frozenset()
+        return frozenset(k for moment, keys in self._by_time.items() if moment >= mark
+                         for k in keys)
 
 
 def keyset_scan(
@@ -241,8 +252,9 @@ def keyset_scan(
 
     ``seen`` holds version keys already processed (e.g. those stored at the previous watermark);
     it is updated in place. The first query starts one second before ``start`` so a run that
-    stopped in the middle of a second resumes without a gap whatever the overlap. While a
-    window is drained, ``ceiling`` holds its lower bound (see :class:`KeysetScan`).
+    stopped in the middle of a second resumes without a gap whatever the overlap. While rows
+    come out of modification order (a drained window), ``ceiling`` holds the time up to which
+    everything is known read (see :class:`KeysetScan`).
     """
     mark = ceiling if ceiling is not None else Ceiling()
     floor = _second(_to_utc(start)) - ONE_SECOND if start is not None else None
@@ -294,7 +306,8 @@ def keyset_scan(
             continue
         # Dense: a full page within one second of the floor. Read that bounded window with
         # paging that is safe for it, then continue after it.
-        mark.value = floor
+        # Drained by id, rows of second ``last`` come in any order: until done, resume there.
+        mark.value = _second(last)
         yield from _unseen(drain(floor, _second(last) + ONE_SECOND), key, seen)
         mark.value = None
         drained_to = _second(last)
@@ -631,7 +644,7 @@ class WooCommerceClient:
             ceiling=ceiling,
         )
         return KeysetScan(rows, start=after_gmt, modified=_order_modified, key=order_version_key,
-                          seen=initial, cap=ceiling)
+                          seen=initial, cap=ceiling, key_time=_order_key_time)
 
     def _scan_by_date(
         self,
@@ -682,7 +695,7 @@ class WooCommerceClient:
             return moment - ONE_SECOND if moment is not None else None
 
         return KeysetScan(rows(), start=after_gmt, modified=_order_modified,
-                          key=order_version_key, cap=cap, seen=initial)
+                          key=order_version_key, cap=cap, seen=initial, key_time=_order_key_time)
 
     def get_order(self, order_id: int) -> Row:
         """One order. Unknown id → :class:`~connector.errors.NotFound`."""
