@@ -120,3 +120,31 @@ class RedisBudget:
     def reset(self) -> None:
         """Forget the bucket (it reads as full again). For tests and operator tooling."""
         self.redis.delete(self.key)
+
+
+class PrepaidBudget:
+    """Tokens taken up front for a unit of work, then the shared bucket.
+
+    A load reserves its expected number of requests before it starts, so it either runs
+    through or does not start at all: under contention no half-done work (a lookup whose
+    create never got a token) is thrown away and redone.
+    """
+
+    def __init__(self, budget: RedisBudget, prepaid: int) -> None:
+        self.budget = budget
+        self.prepaid = prepaid
+        self.key = budget.key
+        self.rate_per_min = budget.rate_per_min
+
+    @classmethod
+    def reserve(cls, budget: RedisBudget, n: int) -> PrepaidBudget:
+        """Take ``n`` tokens (capped at the bucket's burst) or raise :class:`RateLimited`."""
+        n = max(1, min(n, budget.burst))
+        budget.acquire_or_raise(n)
+        return cls(budget, n)
+
+    def acquire_or_raise(self, n: int = 1) -> None:
+        if self.prepaid >= n:
+            self.prepaid -= n
+            return
+        self.budget.acquire_or_raise(n)

@@ -44,7 +44,7 @@ from connector.ifs.odata import (
     odata_literal,
     query_string,
 )
-from connector.ratelimit import RedisBudget
+from connector.ratelimit import PrepaidBudget, RedisBudget
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -113,7 +113,7 @@ class IfsODataClient:
         token_manager: TokenProvider,
         session: requests.Session | None = None,
         page_size: int = 1000,
-        budget: RedisBudget | None = None,
+        budget: RedisBudget | PrepaidBudget | None = None,
         *,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:

@@ -47,6 +47,7 @@ from connector.models import (
     StagedRecord,
     Tenant,
 )
+from connector.ratelimit import PrepaidBudget, RedisBudget
 from connector.services import records
 from connector.services.audit import audit
 from connector.services.targets import ifs_actor, ifs_client
@@ -57,6 +58,7 @@ T = TypeVar("T")
 CUSTOMERS = "CustomerHandling"
 ORDERS = "CustomerOrderHandling"
 MAX_CONFLICT_ROUNDS = 3
+PLAN_COST = 2  # IFS requests of a typical load: natural-key lookup + one change set
 
 
 class Busy(Conflict):
@@ -234,6 +236,9 @@ def _load_locked(staged_id: int) -> LoadResult:
                            ifs_actor(tenant, source))
         version, chash = rec.version, rec.content_hash
     client = ifs_client(tenant)
+    if isinstance(client.budget, RedisBudget):
+        # Reserve the plan's usual cost before any request (raises RateLimited to defer).
+        client.budget = PrepaidBudget.reserve(client.budget, PLAN_COST)
     executor = PlanExecutor(client, ctx, tenant, source)
     try:
         ifs_key, etag, details = executor.execute(plan, snapshot, chash)
@@ -365,6 +370,17 @@ class PlanExecutor:
             _, etag = self.patch_owned(CUSTOMERS, "CustomerInfoSet", key, owned, link.etag)
             return cid, etag, {"owned": owned}
         found = self.client.get(CUSTOMERS, "CustomerInfoSet", key)
+        if found is None and plan.get("email"):
+            # A customer keyed in IFS by hand with the same e-mail (found by enrichment) is
+            # the same buyer: link to it instead of creating a duplicate.
+            with session_scope() as s:
+                known = lookup_customer_by_email(s, self.tenant.id, str(plan["email"]))
+            if known and known != cid:
+                matched = self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": known})
+                if matched is not None:
+                    self.ctx.record("adopt", "ok", ifs_key=known, http_status=200,
+                                    detail=f"matched existing IFS customer {known} by e-mail")
+                    return known, matched[1], {"owned": owned, "matched_by": "email"}
         if found is not None:
             entity, etag = found
             self.ctx.record("adopt", "ok", ifs_key=cid, http_status=200,

@@ -22,9 +22,9 @@ os.environ["MLC_MAX_RETRIES"] = "6"
 
 @pytest.fixture(scope="session")
 def ifs_sim() -> Iterator[tuple[object, str]]:
-    from sandbox.ifs import IfsSimulator
+    from sandbox.ifs import IfsConfig, IfsSimulator
 
-    sim = IfsSimulator()
+    sim = IfsSimulator(IfsConfig(budget_per_min=60_000))
     server = ServerThread(sim.app).start()
     yield sim, server.url
     server.stop()

@@ -117,7 +117,8 @@ def make_tenant(ifs_url: str, *, name: str = "acme", company: str = "10", site: 
         tenant = add_tenant(s, name, company)
         set_ifs_target(s, get_vault(), tenant, IfsTarget(
             base_url=ifs_url, realm=DEFAULT_REALM, client_id=DEFAULT_CLIENT_ID,
-            client_secret=DEFAULT_CLIENT_SECRET, site=site, order_type="NO"))
+            client_secret=DEFAULT_CLIENT_SECRET, site=site, order_type="NO",
+            extra={"budget_per_min": 20_000}))
         tenant.settings = {"walk_in_customer": "WALKIN", "guest_policy": "walk_in",
                            **(settings or {})}
         return tenant.id
