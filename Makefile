@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## demo: install, start the sandbox and embedded servers, run a full sync, print the reconciliation
 demo: $(STAMP)
-	$(BIN)/ml-connector status
+	$(BIN)/ml-connector demo
 
 ## test: install, lint, type-check and run the whole test suite against real Postgres and Redis
 test: $(STAMP)

@@ -605,6 +605,42 @@ def alerts(tenant_name: str, show_all: bool) -> None:
     click.echo("\n".join(lines) if lines else "no open alerts")
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the reconciliation as JSON.")
+@click.option("--customers", default=120, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--orders", default=300, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--invalid", default=5, show_default=True, type=click.IntRange(0, 1000),
+              help="Orders seeded invalid on purpose (they must fail with a reason).")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--timeout", default=900, show_default=True, type=int)
+def demo(as_json: bool, customers: int, orders: int, invalid: int, seed: int,
+         timeout: int) -> None:
+    """Full sync against the sandbox on the embedded default, then a reconciliation.
+
+    Exit code 0 when every difference between the stores and IFS is explained.
+    """
+    from connector.demo import DemoOptions, run_demo
+
+    sys.exit(run_demo(DemoOptions(customers=customers, orders=orders, invalid=invalid,
+                                  seed=seed, timeout=timeout, as_json=as_json)))
+
+
+@cli.command(name="reconcile")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def reconcile_command(tenant_name: str, as_json: bool) -> None:
+    """Compare each store with IFS: counts, net totals, failed records with reasons."""
+    from connector.services.reconcile import reconcile, render
+
+    _bootstrap()
+    try:
+        result = reconcile(tenant_name)
+    except ValueError as exc:
+        _fail(str(exc), 3)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else render(result))
+    sys.exit(0 if result.unexplained == 0 else 1)
+
+
 # --- processes (Procfile) --------------------------------------------------------------------
 
 
