@@ -489,6 +489,7 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
     from connector.services.dispatch import request_now
     from connector.services.progress import tenant_progress
 
+    started = time.time()  # before the request: beat may dispatch it at once
     with _session() as session:
         tenant, sources = _tenant_sources(session, tenant_name, source_name)
         active = [s.id for s in sources if s.status == "active"]
@@ -505,7 +506,6 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
     if not app.control.ping(timeout=2.0):
         _fail("no worker answers: start one with `ml-connector worker` (and `ml-connector "
               "beat` for the schedule)", 1)
-    started = time.time()
     dispatch.delay()
     click.echo(f"sync requested for {len(active)} source(s) of {tenant_name}")
     if not wait:
@@ -731,6 +731,11 @@ def main() -> None:
     except SystemExit:
         raise
     sys.exit(0)
+
+
+from connector.cli_sandbox import sandbox  # noqa: E402
+
+cli.add_command(sandbox)
 
 
 if __name__ == "__main__":  # python -m connector.cli

@@ -22,6 +22,11 @@ CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
     "woocommerce": ("consumer_key", "consumer_secret"),
     "bigcommerce": ("store_hash", "access_token", "client_id", "client_secret"),
 }
+# Optional credential fields: the webhook signing secrets.
+OPTIONAL_CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "woocommerce": ("webhook_secret",),
+    "bigcommerce": ("hook_secret",),
+}
 # Fields that are not secret (shown in `source show`), the rest is masked.
 PUBLIC_CREDENTIAL_FIELDS = {"consumer_key", "store_hash", "client_id"}
 STREAMS: dict[str, tuple[str, ...]] = {
@@ -170,7 +175,12 @@ def check_credentials(system: str, credentials: dict[str, str]) -> dict[str, str
     missing = [f for f in CREDENTIAL_FIELDS[system] if not credentials.get(f)]
     if missing:
         raise InvalidInput(f"{system} credentials need {', '.join(missing)}")
-    return {k: str(v) for k, v in credentials.items() if k in CREDENTIAL_FIELDS[system]}
+    known = CREDENTIAL_FIELDS[system] + OPTIONAL_CREDENTIAL_FIELDS[system]
+    unknown = sorted(set(credentials) - set(known))
+    if unknown:
+        raise InvalidInput(f"unknown {system} credential field(s): {', '.join(unknown)} "
+                           f"(known: {', '.join(known)})")
+    return {k: str(v) for k, v in credentials.items() if k in known and v}
 
 
 def set_credentials(

@@ -143,6 +143,11 @@ def add_woo_source(tenant_id: int, woo_url: str, *, name: str = "shop",
                                       "consumer_secret": secret or DEFAULT_CONSUMER_SECRET},
                          key_owner=DEFAULT_KEY_OWNER, poll_interval_s=interval,
                          settings={"use_oauth1": False, **(settings or {})})
+        if interval >= 3600:  # "no polling during this test": not due for a day
+            from datetime import UTC, datetime, timedelta
+
+            for cursor in s.scalars(select(SyncCursor).where(SyncCursor.source_id == src.id)):
+                cursor.next_run_at = datetime.now(UTC) + timedelta(days=1)
         return src.id
 
 

@@ -1,0 +1,151 @@
+"""WooCommerce extras: IFS enrichment matching, webhooks as an accelerator, the sync command
+and the demo command, each end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from connector.db import session_scope
+from connector.models import CustomerIndex, StagedRecord, WebhookDelivery
+from connector.services.admin import set_credentials
+from connector.services.common import get_vault
+from connector.services.enrichment import enrich
+from connector.sources.woocommerce.webhooks import sign_woo_body
+from sandbox.common import ServerThread
+from tests.integration.harness import (
+    ROOT,
+    add_woo_source,
+    make_tenant,
+    settled,
+    sync_and_settle,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_customer_keyed_in_ifs_by_hand_is_matched_not_duplicated(
+        pipeline: dict[str, Any]) -> None:
+    ifs, woo = pipeline["ifs"], pipeline["woo"]
+    woo.seed(customers=3, orders=6, seed=21, guest_ratio=0.0, silent=True)
+    buyer = next(c for c in woo.customers()
+                 if any(o["customer_id"] == c["id"] for o in woo.orders()))
+    ifs.seed_customer({"CustomerId": "HAND-1", "Name": "Keyed by hand", "Company": "10",
+                       "Email": buyer["email"].upper()})
+    tenant = make_tenant(pipeline["ifs_url"])
+    source = add_woo_source(tenant, pipeline["woo_url"])
+    assert enrich(tenant) >= 1
+    with session_scope() as s:
+        index = s.scalar(select(CustomerIndex).where(
+            CustomerIndex.email == buyer["email"].lower()))
+        assert index is not None and index.customer_id == "HAND-1"
+    sync_and_settle(tenant, source)
+    ids = {c["CustomerId"] for c in ifs.customers()}
+    assert f"W{source}-{buyer['id']}" not in ids  # no duplicate of the hand-made customer
+    theirs = [o for o in ifs.orders() if o["CustomerNo"] == "HAND-1"]
+    assert len(theirs) == sum(1 for o in woo.orders() if o["customer_id"] == buyer["id"])
+
+
+@pytest.fixture
+def web_app() -> Any:
+    from web.app import create_app
+
+    server = ServerThread(create_app()).start()
+    yield server.url
+    server.stop()
+
+
+def test_woo_webhooks_accelerate_without_polling(pipeline: dict[str, Any], web_app: str) -> None:
+    ifs, woo = pipeline["ifs"], pipeline["woo"]
+    ifs.seed_customer({"CustomerId": "WALKIN", "Name": "Walk-in", "Company": "10"})
+    tenant = make_tenant(pipeline["ifs_url"])
+    # a long interval: only the webhook can bring the order in during this test
+    source = add_woo_source(tenant, pipeline["woo_url"], interval=3600)
+    with session_scope() as s:
+        from connector.models import Source
+
+        src = s.get(Source, source)
+        assert src is not None
+        set_credentials(s, get_vault(), src, {"consumer_key": "ck_sandbox_0001",
+                                              "consumer_secret": "cs_sandbox_0001",
+                                              "webhook_secret": "hook-secret-123456"})
+    from connector.services.woo import woo_client
+
+    with session_scope() as s:
+        src = s.get(Source, source)
+        client = woo_client(src)
+    destination = f"{web_app}/webhooks/woo/acme/shop"
+    client.create_webhook("order.created", destination, "hook-secret-123456")  # ping → 200
+    woo.seed(customers=1, orders=2, seed=9, guest_ratio=0.0)  # fires signed order.created
+    woo.flush_webhooks()
+    wait_until(lambda: len([o for o in ifs.orders()
+                            if o["CustomerPoNo"].startswith(f"W{source}-")]) == 2 or None,
+               90, what="orders delivered by webhook")
+    wait_until(lambda: settled(tenant), 60, what="settle")
+    with session_scope() as s:
+        origins = set(s.scalars(select(StagedRecord.origin).where(
+            StagedRecord.entity == "order")))
+        assert origins == {"webhook"}
+        deliveries = s.scalars(select(WebhookDelivery)).all()
+        assert len(deliveries) == 2
+    # forged: right shape, wrong secret → 401, nothing stored
+    body = json.dumps({"id": 999999}).encode()
+    r = requests.post(destination, data=body, timeout=10, headers={
+        "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated",
+        "X-WC-Webhook-Resource": "order", "X-WC-Webhook-Event": "updated",
+        "X-WC-Webhook-Delivery-ID": "forged-1",
+        "X-WC-Webhook-Signature": sign_woo_body(body, "not-the-secret")})
+    assert r.status_code == 401
+    # malformed JSON with a valid signature → 400; unknown source → 404
+    bad = b"{not json"
+    r = requests.post(destination, data=bad, timeout=10, headers={
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Signature": sign_woo_body(bad, "hook-secret-123456")})
+    assert r.status_code == 400
+    r = requests.post(f"{web_app}/webhooks/woo/acme/nope", data=body, timeout=10,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 404
+    with session_scope() as s:
+        assert len(s.scalars(select(WebhookDelivery)).all()) == 2
+
+
+def test_sync_command_waits_and_reports(pipeline: dict[str, Any]) -> None:
+    woo = pipeline["woo"]
+    pipeline["ifs"].seed_customer({"CustomerId": "WALKIN", "Name": "Walk-in", "Company": "10"})
+    woo.seed(customers=2, orders=5, seed=2, silent=True)
+    tenant = make_tenant(pipeline["ifs_url"])
+    add_woo_source(tenant, pipeline["woo_url"], interval=3600)
+    r = subprocess.run([sys.executable, "-m", "connector.cli", "sync", "--tenant", "acme",
+                        "--wait", "--timeout", "120"], capture_output=True, text=True,
+                       env=dict(os.environ), cwd=ROOT, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert "settled" in r.stdout and "streams 2/2 fetched" in r.stdout
+    assert len(pipeline["ifs"].orders()) == 5
+    r = subprocess.run([sys.executable, "-m", "connector.cli", "sync", "--tenant", "nobody"],
+                       capture_output=True, text=True, env=dict(os.environ), cwd=ROOT,
+                       timeout=60)
+    assert r.returncode == 3 and "unknown tenant" in r.stderr
+
+
+def test_demo_command_ends_with_zero_unexplained_differences(
+        pipeline: dict[str, Any], tmp_path: Any) -> None:
+    env = {**os.environ, "MLC_DATA_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "connector.cli", "demo", "--json", "--orders",
+                        "30", "--customers", "10", "--invalid", "2", "--timeout", "240"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    result = json.loads(r.stdout)
+    assert result["unexplained"] == 0
+    woo = next(s for s in result["sources"] if s["system"] == "woocommerce")
+    assert woo["store_orders"] == 30
+    assert woo["ifs_orders"] == 28
+    assert len(woo["explained"]) == 2 and all(e["reason"] for e in woo["explained"])
+    assert "settled" in r.stderr  # progress went to stderr, JSON alone on stdout
