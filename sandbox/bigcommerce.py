@@ -9,7 +9,7 @@ Usage::
     sim.seed(customers=20, orders=100)
     server = ServerThread(sim.app).start()      # server.url + "/stores/sbx1/v2/orders"
 
-Admin routes live under ``/_sandbox/bc/`` (see ``docs/sandbox_bc.md``); the common ones (faults,
+Admin routes live under ``/_sandbox/bc/`` (see ``docs/sandbox.md``); the common ones (faults,
 request log, clock, reset) under ``/_sandbox/``. This package never imports ``connector``.
 """
 
@@ -230,7 +230,7 @@ def _v3_page(args: Any) -> tuple[int, int]:
     limit = _int_arg(args, "limit", 50) or 50
     if page < 1 or limit < 1:
         raise BcError(422, "Input is invalid.", {"page": "page and limit must be >= 1"})
-    return page, min(limit, V3_MAX_LIMIT)  # v3 clamps (undocumented; see docs/sandbox_bc.md)
+    return page, min(limit, V3_MAX_LIMIT)  # v3 clamps (undocumented; see docs/sandbox.md)
 
 
 def _pagination(total: int, page: int, limit: int, args: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ The simulators must not import the connector: they are the other side of the wir
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -166,10 +167,8 @@ def make_app(
             if sock is not None:
                 import socket as _socket
 
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(_socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             raise
 

@@ -15,7 +15,7 @@ Faithful to ``reference/ifs-cloud.md`` and its "Decisions for this project":
 * company scoping per IAM client (decision 8).
 
 Admin routes live under ``/_sandbox/`` (common) and ``/_sandbox/ifs/`` (this simulator); see
-``docs/sandbox_ifs.md``. The simulator never imports ``connector``: it is the other side of the
+``docs/sandbox.md``. The simulator never imports ``connector``: it is the other side of the
 wire.
 """
 

@@ -12,7 +12,7 @@ Usage::
     sim.seed(customers=50, orders=200)
     server = ServerThread(sim.app).start()   # server.url + "/wp-json/wc/v3/orders"
 
-Admin routes live under ``/_sandbox/woo/`` (see ``docs/sandbox_woo.md``); the common ones
+Admin routes live under ``/_sandbox/woo/`` (see ``docs/sandbox.md``); the common ones
 (faults, request log, clock, reset) under ``/_sandbox/``. This package never imports the
 connector.
 """

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def admin_blueprint(sim: WooSimulator) -> Blueprint:
-    """Routes under ``/_sandbox/woo/`` (documented in ``docs/sandbox_woo.md``)."""
+    """Routes under ``/_sandbox/woo/`` (documented in ``docs/sandbox.md``)."""
     bp = Blueprint("woo_admin", __name__, url_prefix="/_sandbox/woo")
 
     @bp.after_request

@@ -26,6 +26,7 @@ from connector.mapping.common import (
 # change made in IFS by hand to anything else survives (ifs-cloud.md Decisions 3).
 CUSTOMER_OWNED = ("Name", "Country")
 ORDER_OWNED = ("LabelNote", "NoteText")
+CATALOG_NO_MAX = 25  # IFS CustomerOrderLine.CatalogNo length
 
 
 def _name(first: str | None, last: str | None, company: str | None, fallback: str) -> str:
@@ -126,7 +127,9 @@ def _charge_or_line(kind: str, amount: Decimal, ctx: MappingContext, description
                     charges: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
     if not amount:
         return
-    if ctx.charges_mode == "lines":
+    # IFS refuses an order line with a negative price (NEGATIVE_PRICE), so a negative amount
+    # (a discount) stays a charge even in lines mode.
+    if ctx.charges_mode == "lines" and amount > 0:
         part = {"shipping": ctx.shipping_part, "fee": ctx.fee_part,
                 "discount": ctx.discount_part}[kind]
         lines.append({"CatalogNo": part, "CatalogDesc": description[:200], "BuyQtyDue": 1,
@@ -142,8 +145,8 @@ def woo_order_to_ifs_order(order: dict[str, Any], ctx: MappingContext) -> dict[s
     """A Woo order → the IFS customer order plan: header, lines, charges, customer reference.
 
     Lines are priced at list price (``subtotal`` / quantity, tax excluded); coupon discounts
-    travel as one discount charge (or line), shipping and fees likewise, so the IFS order's net
-    value equals the store's ``total - total_tax``.
+    travel as one discount charge, shipping and fees as one charge each (or, in lines mode, as
+    sales-part lines), so the IFS order's net value equals the store's ``total - total_tax``.
     """
     problems: list[str] = []
     number = order.get("number") or order.get("id")
@@ -172,11 +175,15 @@ def woo_order_to_ifs_order(order: dict[str, Any], ctx: MappingContext) -> dict[s
                             "be positive")
         if subtotal < 0:
             problems.append(f"{label} line {position} ({title}) has a negative amount")
+        part = ctx.sku_map.get(sku, sku)
+        if len(part) > CATALOG_NO_MAX:
+            problems.append(f"{label} line {position} ({title}): sales part {part!r} is longer "
+                            f"than IFS allows ({CATALOG_NO_MAX}); map it with sku_map")
         if problems:
             continue
         unit = q4(subtotal / qty)
         lines.append({
-            "CatalogNo": ctx.sku_map.get(sku, sku)[:25],
+            "CatalogNo": part,
             "CatalogDesc": str(title)[:200],
             "BuyQtyDue": as_json_number(qty),
             "SaleUnitPrice": as_json_number(unit),

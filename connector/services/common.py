@@ -31,6 +31,9 @@ def get_redis() -> redis.Redis:
 def reset_handles() -> None:
     """Forget cached handles (settings changed, or a forked worker)."""
     global _vault, _redis
+    from connector.services import targets
+
+    targets._clients.clear()
     _vault = None
     if _redis is not None:
         _redis.close()

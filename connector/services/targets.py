@@ -16,9 +16,31 @@ from connector.models import Source, Tenant
 from connector.ratelimit import RedisBudget
 from connector.services.common import get_redis, get_vault
 
+_clients: dict[tuple[int, str], IfsODataClient] = {}
+
 
 def ifs_client(tenant: Tenant) -> IfsODataClient:
-    """The tenant's IFS client: fleet-wide token cache and request budget in Redis."""
+    """The tenant's IFS client: fleet-wide token cache and request budget in Redis.
+
+    One client per tenant and process, rebuilt when the target changes, so the token stays
+    memoised in the process and the HTTP connection is reused across loads. Each call returns
+    a shallow copy whose budget the caller may replace (loads reserve theirs up front).
+    """
+    import copy
+    import json
+
+    fingerprint = json.dumps([tenant.ifs_settings, tenant.ifs_secret_enc], sort_keys=True)
+    key = (tenant.id, fingerprint)
+    client = _clients.get(key)
+    if client is None:
+        for old in [k for k in _clients if k[0] == tenant.id]:
+            del _clients[old]
+        client = _build_ifs_client(tenant)
+        _clients[key] = client
+    return copy.copy(client)
+
+
+def _build_ifs_client(tenant: Tenant) -> IfsODataClient:
     settings = tenant.ifs_settings or {}
     if not settings.get("base_url") or not tenant.ifs_secret_enc:
         raise AuthError(f"tenant {tenant.name} has no IFS target (ml-connector ifs set-target)")

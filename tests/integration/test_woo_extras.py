@@ -149,3 +149,27 @@ def test_demo_command_ends_with_zero_unexplained_differences(
     assert woo["ifs_orders"] == 28
     assert len(woo["explained"]) == 2 and all(e["reason"] for e in woo["explained"])
     assert "settled" in r.stderr  # progress went to stderr, JSON alone on stdout
+
+
+def test_customer_scan_updates_changed_customers_and_skips_unchanged(
+        pipeline: dict[str, Any]) -> None:
+    ifs, woo = pipeline["ifs"], pipeline["woo"]
+    woo.seed(customers=6, orders=0, seed=4, silent=True)
+    tenant = make_tenant(pipeline["ifs_url"])
+    source = add_woo_source(tenant, pipeline["woo_url"])
+    sync_and_settle(tenant, source, ("customers",))
+    ifs_ids = {c["CustomerId"] for c in ifs.customers()}
+    assert {f"W{source}-{c['id']}" for c in woo.customers()} <= ifs_ids
+    with session_scope() as s:
+        staged_before = len(s.scalars(select(StagedRecord.id)).all())
+    target = woo.customers()[0]
+    woo.mutate_customer(target["id"], first_name="Renamed", last_name="Person")
+    mark = len(ifs.state.requests)
+    sync_and_settle(tenant, source, ("customers",))
+    with session_scope() as s:
+        staged_after = len(s.scalars(select(StagedRecord.id)).all())
+    assert staged_after == staged_before + 1  # only the changed customer was staged again
+    renamed = next(c for c in ifs.customers() if c["CustomerId"] == f"W{source}-{target['id']}")
+    assert renamed["Name"] == "Renamed Person"
+    patches = [r for r in ifs.state.requests[mark:] if r["method"] == "PATCH"]
+    assert len(patches) == 1 and patches[0]["if_match"] and patches[0]["status"] == 200
