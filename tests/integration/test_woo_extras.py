@@ -173,3 +173,43 @@ def test_customer_scan_updates_changed_customers_and_skips_unchanged(
     assert renamed["Name"] == "Renamed Person"
     patches = [r for r in ifs.state.requests[mark:] if r["method"] == "PATCH"]
     assert len(patches) == 1 and patches[0]["if_match"] and patches[0]["status"] == 200
+
+
+def test_no_secret_in_database_redis_or_worker_log_after_a_sync(pipeline: dict[str, Any],
+                                                                services: Any) -> None:
+    import redis as redis_lib
+
+    from sandbox.ifs import DEFAULT_CLIENT_SECRET
+    from sandbox.woocommerce import DEFAULT_CONSUMER_SECRET
+    from tests.foundation.test_vault import _dump_database
+
+    ifs, woo = pipeline["ifs"], pipeline["woo"]
+    ifs.seed_customer({"CustomerId": "WALKIN", "Name": "Walk-in", "Company": "10"})
+    woo.seed(customers=3, orders=5, seed=8, silent=True)
+    tenant = make_tenant(pipeline["ifs_url"])
+    source = add_woo_source(tenant, pipeline["woo_url"])
+    sync_and_settle(tenant, source)
+    access_tokens = list(ifs._tokens)  # the IFS bearer tokens the connector was given
+    assert access_tokens
+    secrets = [DEFAULT_CLIENT_SECRET, DEFAULT_CONSUMER_SECRET, *access_tokens]
+    dump = _dump_database()
+    client = redis_lib.Redis.from_url(services.redis_url)
+    blobs: list[bytes] = []
+    for key in client.keys("*"):  # every value, read by type (DUMP may compress)
+        kind = client.type(key)
+        if kind == b"string":
+            blobs.append(client.get(key) or b"")
+        elif kind == b"list":
+            blobs.extend(client.lrange(key, 0, -1))
+        elif kind == b"hash":
+            blobs.extend(v for kv in client.hgetall(key).items() for v in kv)
+        elif kind == b"set":
+            blobs.extend(client.smembers(key))
+        elif kind == b"zset":
+            blobs.extend(client.zrange(key, 0, -1))
+    assert blobs
+    log = pipeline["worker"].log_path.read_text(errors="replace")
+    for secret in secrets:
+        assert secret not in dump
+        assert not any(secret.encode() in b for b in blobs), "secret in Redis (task args?)"
+        assert secret not in log
