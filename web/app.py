@@ -60,6 +60,10 @@ def create_app() -> Flask:
         return _answer("woocommerce", tenant, source,
                        accept_woocommerce(tenant, source, dict(request.headers), raw))
 
+    from web.ops import ops
+
+    app.register_blueprint(ops)
+
     @app.errorhandler(413)
     def too_large(_: Any) -> Any:
         log.warning("webhook refused: body over %d bytes", get_settings().webhook_max_body_bytes)
