@@ -81,7 +81,7 @@ def transform(self: ConnectorTask, staged_id: int) -> bool:
         ready = pipeline.transform(staged_id)
     except ConnectorError as exc:
         _retry_or_fail(self, staged_id, exc)
-        return False
+        return False  # deferred or failed; the row says which
     if ready:
         load.delay(staged_id)
     else:
@@ -94,13 +94,12 @@ def load(self: ConnectorTask, staged_id: int) -> str:
     try:
         result = pipeline.load(staged_id)
     except ConnectorError as exc:
-        _retry_or_fail(self, staged_id, exc)
-        return "failed"
+        return _retry_or_fail(self, staged_id, exc)
     pump(_tenant_of_record(staged_id))
     return result.state
 
 
-def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> None:
+def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> str:
     """Retry a retryable error (keeping the row 'in flight' for the sweeper), or end the row
     as failed with a reason an operator understands."""
     settings = get_settings()
@@ -112,7 +111,7 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
         records.touch(staged_id, countdown)
         task.signature(task.request.args, task.request.kwargs,
                        retries=retries).apply_async(countdown=countdown)
-        return
+        return "deferred"
     if exc.retryable and retries < settings.max_retries:
         countdown = backoff_seconds(retries, exc, settings.retry_backoff_max_s)
         records.touch(staged_id, countdown)
@@ -131,6 +130,7 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
                             message=f"IFS rejected the connector's credentials: {exc}")
     log.warning("record %s failed (%s): %s", staged_id, kind, reason)
     pump(tenant_id)
+    return "failed"
 
 
 def _tenant_of_record(staged_id: int) -> int | None:

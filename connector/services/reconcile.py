@@ -117,47 +117,109 @@ def _explanations(source_id: int) -> dict[tuple[str, str], dict[str, Any]]:
     return {k: v for k, v in out.items() if k not in done or v["state"] == "parked"}
 
 
+def _compare_orders(report: SourceReport, store: list[tuple[str, str, str, Decimal]],
+                    in_ifs: dict[str, dict[str, Any]],
+                    reasons: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Fill the order part of ``report`` from (store id, IFS PO number, currency, net) rows."""
+    report.store_orders = len(store)
+    report.store_net = _sum_by_currency((currency, net) for _, _, currency, net in store)
+    report.ifs_orders = len(in_ifs)
+    report.ifs_net = _sum_by_currency((str(o.get("CurrencyCode")), o["_net"])
+                                      for o in in_ifs.values())
+    for store_id, po, _, expected in store:
+        ifs_order = in_ifs.get(po)
+        if ifs_order is None:
+            why = reasons.get(("order", store_id))
+            if why is not None:
+                report.explained.append(why)
+            else:
+                report.missing.append(store_id)
+            continue
+        if abs(ifs_order["_net"] - expected) > CENT * max(1, int(ifs_order["_lines"])):
+            report.mismatched.append({"store_id": store_id, "po": po, "store_net": str(expected),
+                                      "ifs_net": str(ifs_order["_net"].quantize(CENT))})
+    report.extra = sorted(set(in_ifs) - {po for _, po, _, _ in store})
+
+
+def _linked_customers(source_id: int) -> int:
+    with session_scope() as s:
+        return len(s.scalars(select(RecordLink.id).where(
+            RecordLink.source_id == source_id, RecordLink.entity == "customer")).all())
+
+
 def reconcile_woo(tenant: Tenant, source: Source, client: IfsODataClient) -> SourceReport:
     from connector.services.woo import woo_client
 
     report = SourceReport(source.name, source.system)
     ctx = mapping_context(tenant, source)
-    store = list(woo_client(source).iter_orders_since(None))
-    report.store_orders = len(store)
-    report.store_net = _sum_by_currency(
-        (str(o.get("currency")), Decimal(str(o.get("total"))) - Decimal(str(o.get("total_tax"))))
-        for o in store)
-    in_ifs = ifs_orders_with_prefix(client, f"{ctx.prefix}-")
-    report.ifs_orders = len(in_ifs)
-    report.ifs_net = _sum_by_currency((str(o.get("CurrencyCode")), o["_net"])
-                                      for o in in_ifs.values())
-    reasons = _explanations(source.id)
-    seen = set()
-    for order in store:
-        po = f"{ctx.prefix}-{order.get('number') or order.get('id')}"
-        seen.add(po)
-        ifs_order = in_ifs.get(po)
-        if ifs_order is None:
-            why = reasons.get(("order", str(order["id"])))
-            if why is not None:
-                report.explained.append(why)
-            else:
-                report.missing.append(str(order["id"]))
-            continue
-        expected = Decimal(str(order.get("total"))) - Decimal(str(order.get("total_tax")))
-        tolerance = CENT * max(1, int(ifs_order["_lines"]))
-        if abs(ifs_order["_net"] - expected) > tolerance:
-            report.mismatched.append({"store_id": str(order["id"]), "po": po,
-                                      "store_net": str(expected),
-                                      "ifs_net": str(ifs_order["_net"].quantize(CENT))})
-    report.extra = sorted(set(in_ifs) - seen)
-    with session_scope() as s:
-        report.store_customers_linked = len(s.scalars(select(RecordLink.id).where(
-            RecordLink.source_id == source.id, RecordLink.entity == "customer")).all())
+    store = [(str(o["id"]), f"{ctx.prefix}-{o.get('number') or o.get('id')}",
+              str(o.get("currency")),
+              Decimal(str(o.get("total"))) - Decimal(str(o.get("total_tax"))))
+             for o in woo_client(source).iter_orders_since(None)]
+    _compare_orders(report, store, ifs_orders_with_prefix(client, f"{ctx.prefix}-"),
+                    _explanations(source.id))
+    report.store_customers_linked = _linked_customers(source.id)
     return report
 
 
-RECONCILERS = {"woocommerce": reconcile_woo}
+def _ifs_voucher_texts(client: IfsODataClient, company: str, prefix: str) -> set[str]:
+    rows = client.query("VoucherRowsAnalysis", "VoucherRowSet",
+                        filter=(f"Company eq {odata_literal(company)} and "
+                                f"startswith(VoucherText2,{odata_literal(prefix)})"),
+                        select=["VoucherText2", "VoucherNo"])
+    return {str(r.get("VoucherText2")) for r in rows}
+
+
+def reconcile_bc(tenant: Tenant, source: Source, client: IfsODataClient) -> SourceReport:
+    """BigCommerce: orders (net ex tax) and one voucher per captured payment, shipment and
+    refund, each missing one explained by its failed or parked record."""
+    from connector.mapping.bigcommerce import voucher_text
+    from connector.services.bigcommerce import CAPTURE_EVENTS, bc_client
+
+    report = SourceReport(source.name, source.system)
+    ctx = mapping_context(tenant, source)
+    bc = bc_client(source)
+    store_hash = bc.store_hash
+    # Incomplete orders (status 0) are abandoned checkouts, never synced (bigcommerce.md §2).
+    orders = [o for o in bc.iter_orders_modified_since(None) if int(o.get("status_id") or 0)]
+    store = [(str(o["id"]), f"{ctx.prefix}-{o['id']}",
+              str(o.get("default_currency_code") or o.get("currency_code")),
+              Decimal(str(o.get("total_ex_tax") or 0))) for o in orders]
+    reasons = _explanations(source.id)
+    _compare_orders(report, store, ifs_orders_with_prefix(client, f"{ctx.prefix}-"), reasons)
+    expected: dict[str, tuple[str, str]] = {}
+    for order in orders:
+        oid = int(order["id"])
+        for txn in bc.get_transactions(oid):
+            if txn.get("event") in CAPTURE_EVENTS and txn.get("status") == "ok":
+                expected[voucher_text(store_hash, "payment", txn["id"])] = (
+                    "payment", str(txn["id"]))
+        if int(order.get("items_shipped") or 0) > 0 or order.get("date_shipped"):
+            for shipment in bc.get_shipments(oid):
+                expected[voucher_text(store_hash, "shipment", shipment["id"])] = (
+                    "shipment", str(shipment["id"]))
+        if Decimal(str(order.get("refunded_amount") or 0)):
+            for refund in bc.get_refunds(oid):
+                expected[voucher_text(store_hash, "refund", refund["id"])] = (
+                    "refund", str(refund["id"]))
+    posted = _ifs_voucher_texts(client, tenant.company, f"bc:{store_hash}:")
+    counts: dict[str, int] = defaultdict(int)
+    for text, (entity, event_id) in sorted(expected.items()):
+        if text in posted:
+            counts[entity] += 1
+            continue
+        why = reasons.get((entity, event_id))
+        if why is not None:
+            report.explained.append(why)
+        else:
+            report.missing.append(f"{entity} {event_id} (no voucher {text})")
+    report.extra += sorted(posted - set(expected))
+    report.vouchers = dict(counts)
+    report.store_customers_linked = _linked_customers(source.id)
+    return report
+
+
+RECONCILERS = {"woocommerce": reconcile_woo, "bigcommerce": reconcile_bc}
 
 
 def reconcile(tenant_name: str) -> Reconciliation:
@@ -192,11 +254,12 @@ def render(rec: Reconciliation) -> str:
             for e in r.explained:
                 out.append(f"      {e['entity']} {e['store_id']} [{e['state']}]: {e['reason']}")
         for sid in r.missing:
-            out.append(f"    UNEXPLAINED: store order {sid} is not in IFS and has no failed record")
+            out.append(f"    UNEXPLAINED: store record {sid} is not in IFS and has no failed "
+                       "record")
         for m in r.mismatched:
             out.append(f"    UNEXPLAINED: order {m['store_id']} net {m['store_net']} in the store "
                        f"but {m['ifs_net']} in IFS")
         for po in r.extra:
-            out.append(f"    UNEXPLAINED: IFS order {po} has no store order")
+            out.append(f"    UNEXPLAINED: IFS record {po} has no store counterpart")
     out.append(f"Unexplained differences: {rec.unexplained}")
     return "\n".join(out)
