@@ -268,7 +268,9 @@ class ServerThread:
         self.server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
         self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval makes stop() return in ~50 ms instead of 0.5 s.
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:
