@@ -737,6 +737,10 @@ from connector.cli_sandbox import sandbox  # noqa: E402
 
 cli.add_command(sandbox)
 
+from connector.cli_bigcommerce import bigcommerce  # noqa: E402
+
+cli.add_command(bigcommerce)
+
 
 if __name__ == "__main__":  # python -m connector.cli
     main()

@@ -238,7 +238,10 @@ def _load_locked(staged_id: int) -> LoadResult:
     client = ifs_client(tenant)
     if isinstance(client.budget, RedisBudget):
         # Reserve the plan's usual cost before any request (raises RateLimited to defer).
-        client.budget = PrepaidBudget.reserve(client.budget, PLAN_COST)
+        # A plan that knows it needs more (a GL voucher: lookup, header, rows, action) says
+        # so, so that it never starts without the tokens to finish.
+        cost = int(plan.get("ifs_requests") or PLAN_COST)
+        client.budget = PrepaidBudget.reserve(client.budget, cost)
     executor = PlanExecutor(client, ctx, tenant, source)
     try:
         ifs_key, etag, details = executor.execute(plan, snapshot, chash)
@@ -396,8 +399,18 @@ class PlanExecutor:
         for i, method in enumerate(plan.get("comm_methods") or [], start=offset):
             requests.append(BatchRequest("POST", "$1/CommunicationMethods", method,
                                          content_id=str(i)))
-        responses = self.ctx.write("create", cid,
-                                   lambda: self.client.batch(CUSTOMERS, requests))
+        try:
+            responses = self.ctx.write("create", cid,
+                                       lambda: self.client.batch(CUSTOMERS, requests))
+        except ConnectorError:
+            # Created meanwhile by another worker (two orders of one buyer loading at once, or
+            # the buyer's own customer record): adopt it instead of failing.
+            again = self.client.get(CUSTOMERS, "CustomerInfoSet", key)
+            if again is None:
+                raise
+            self.ctx.record("adopt", "ok", ifs_key=cid, http_status=200,
+                            detail="customer created concurrently; linked instead of created")
+            return cid, again[1], {"owned": owned}
         return cid, responses[0].etag, {"owned": owned}
 
     def ensure_inline_customer(self, plan: dict[str, Any]) -> str:

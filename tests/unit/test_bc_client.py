@@ -34,7 +34,7 @@ from connector.sources.bigcommerce.schemas import (
     parse_bc_transaction,
     validate_bc_order,
 )
-from connector.sources.woocommerce.schemas import InvalidPayload
+from connector.sources.common import InvalidPayload
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 BASE = "https://api.bigcommerce.com"

@@ -26,6 +26,7 @@ from responses import matchers
 
 from connector.config import Secret
 from connector.errors import AuthError, DataError, NotFound, RateLimited, Transient
+from connector.sources.common import InvalidPayload
 from connector.sources.woocommerce.client import (
     MAX_PER_PAGE,
     WooCommerceClient,
@@ -33,7 +34,6 @@ from connector.sources.woocommerce.client import (
     order_version_key,
 )
 from connector.sources.woocommerce.schemas import (
-    InvalidPayload,
     parse_woo_customer,
     parse_woo_order,
     validate_woo_order,

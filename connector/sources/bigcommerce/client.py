@@ -33,7 +33,7 @@ import requests
 from connector.config import Secret
 from connector.errors import DataError, NotFound, Transient
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
-from connector.sources.woocommerce.client import (
+from connector.http.paging import (
     Ceiling,
     KeysetScan,
     Page,

@@ -6,7 +6,7 @@ v2 RFC 2822 (``Fri, 14 Mar 2025 09:05:40 +0000``), v3 ISO 8601 — both become a
 datetimes. ``default_currency_code`` is the transactional currency and is exposed as
 ``currency``; ``currency_code`` is only the shopper's display currency (bc §2).
 
-Shape problems raise :class:`~connector.sources.woocommerce.schemas.InvalidPayload` with plain
+Shape problems raise :class:`~connector.sources.common.InvalidPayload` with plain
 sentences; :func:`validate_bc_order` returns business problems.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
-from connector.sources.woocommerce.schemas import (
+from connector.sources.common import (
     Flag,
     InvalidPayload,
     IsoUtcDateTime,
@@ -30,6 +30,7 @@ from connector.sources.woocommerce.schemas import (
     WholeNumber,
     describe_errors,
     is_valid_email,
+    load_schema,
 )
 
 __all__ = [
@@ -638,19 +639,9 @@ class BcCustomerSchema(_Base):
 # parsing
 
 
-def _load(schema: Schema, payload: Any, what: str) -> Any:
-    if not isinstance(payload, Mapping):
-        raise InvalidPayload(what, [f"the {what} is not a JSON object"])
-    try:
-        return schema.load(payload)
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, Mapping) else {"_schema": exc.messages}
-        raise InvalidPayload(what, describe_errors(messages, payload, what)) from None
-
-
 def parse_bc_order(payload: Any) -> BcOrder:
     """Read a v2 order; :class:`InvalidPayload` lists shape problems in words."""
-    result: BcOrder = _load(BcOrderSchema(), payload, "order")
+    result: BcOrder = load_schema(BcOrderSchema(), payload, "order")
     return result
 
 
@@ -670,31 +661,31 @@ def parse_bc_order_products(payload: Any) -> tuple[BcOrderProduct, ...]:
 
 def parse_bc_shipping_address(payload: Any) -> BcShippingAddress:
     """Read one shipping address of an order."""
-    result: BcShippingAddress = _load(BcShippingAddressSchema(), payload, "shipping address")
+    result: BcShippingAddress = load_schema(BcShippingAddressSchema(), payload, "shipping address")
     return result
 
 
 def parse_bc_shipment(payload: Any) -> BcShipment:
     """Read one shipment."""
-    result: BcShipment = _load(BcShipmentSchema(), payload, "shipment")
+    result: BcShipment = load_schema(BcShipmentSchema(), payload, "shipment")
     return result
 
 
 def parse_bc_transaction(payload: Any) -> BcTransaction:
     """Read one payment transaction."""
-    result: BcTransaction = _load(BcTransactionSchema(), payload, "transaction")
+    result: BcTransaction = load_schema(BcTransactionSchema(), payload, "transaction")
     return result
 
 
 def parse_bc_refund(payload: Any) -> BcRefund:
     """Read one refund."""
-    result: BcRefund = _load(BcRefundSchema(), payload, "refund")
+    result: BcRefund = load_schema(BcRefundSchema(), payload, "refund")
     return result
 
 
 def parse_bc_customer(payload: Any) -> BcCustomer:
     """Read one customer."""
-    result: BcCustomer = _load(BcCustomerSchema(), payload, "customer")
+    result: BcCustomer = load_schema(BcCustomerSchema(), payload, "customer")
     return result
 
 

@@ -9,7 +9,7 @@ Facts and decisions come from ``reference/woocommerce.md`` (cited below as "woo 
 * 429/503 (woo §5, decision 4): core never sends them, a hosting/WAF layer does, so *every* 503
   is throttling here (``RateLimited``, with or without ``Retry-After``);
 * order polling (woo §4, decision 2): keyset re-queries on ``date_modified_gmt`` with an overlap,
-  never deep page offsets over a changing set — see :func:`keyset_scan`.
+  never deep page offsets over a changing set — see :func:`connector.http.paging.keyset_scan`.
 
 The client never retries and never sleeps (conventions habit 5): the task layer does.
 """
@@ -17,8 +17,7 @@ The client never retries and never sleeps (conventions habit 5): the task layer 
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -31,17 +30,20 @@ from requests_oauthlib import OAuth1
 from connector.config import Secret
 from connector.errors import DataError, RateLimited, Transient
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
+from connector.http.paging import (
+    ONE_SECOND,
+    Ceiling,
+    KeysetScan,
+    Page,
+    keyset_scan,
+    numbered_window,
+)
 
 __all__ = [
     "KEY_REJECTED_CODES",
     "MAX_PER_PAGE",
-    "Ceiling",
-    "KeysetScan",
-    "Page",
     "WooCommerceClient",
     "is_key_rejected",
-    "keyset_scan",
-    "numbered_window",
     "order_version_key",
     "parse_gmt",
 ]
@@ -52,8 +54,6 @@ Timeout = float | tuple[float, float]
 #: WooCommerce rejects ``per_page`` above 100 with 400 ``rest_invalid_param`` (woo §4).
 MAX_PER_PAGE = 100
 API_PATH = "/wp-json/wc/v3"
-ONE_SECOND = timedelta(seconds=1)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: 401 codes meaning "this key no longer works" (woo §1/§2, decision 5): unknown key (revoked, or
 #: its owner was deleted — keys die with their WordPress user) or bad secret/signature.
@@ -70,18 +70,6 @@ def is_key_rejected(exc: Exception) -> bool:
     too but not this case.
     """
     return getattr(exc, "status", None) == 401 and getattr(exc, "code", None) in KEY_REJECTED_CODES
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a WooCommerce list: the rows plus ``X-WP-Total`` / ``X-WP-TotalPages``
-    (``None`` when a proxy stripped them)."""
-
-    items: list[Row]
-    total: int | None
-    total_pages: int | None
-    page: int = 1
-    server_date: datetime | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,10 +103,6 @@ def _naive_utc_iso(value: datetime) -> str:
     return _to_utc(value).replace(tzinfo=None, microsecond=0).isoformat()
 
 
-def _second(value: datetime) -> datetime:
-    return value.replace(microsecond=0)
-
-
 def _order_modified(row: Mapping[str, Any]) -> datetime | None:
     return parse_gmt(row.get("date_modified_gmt")) or parse_gmt(row.get("date_created_gmt"))
 
@@ -130,258 +114,6 @@ def order_version_key(row: Mapping[str, Any]) -> tuple[int, str]:
 
 def _order_key_time(key: Hashable) -> datetime | None:
     return parse_gmt(key[1]) if isinstance(key, tuple) and len(key) == 2 else None
-
-
-# --------------------------------------------------------------------------------------------
-# keyset scanning over a changing set
-
-
-class Ceiling:
-    """Shared between :func:`keyset_scan` and :class:`KeysetScan`: while rows are produced out
-    of modification order (a drained window), only times up to ``value`` are known complete."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value: datetime | None = None
-
-    def __call__(self) -> datetime | None:
-        return self.value
-
-
-class KeysetScan(Iterator[Row]):
-    """Iterator over changed records that also tracks where the next run should resume.
-
-    ``watermark`` is the newest modification time up to which every record has been yielded
-    (pass it as the next run's start; the client subtracts the overlap) and
-    ``keys_at_watermark`` the version keys yielded (or passed in as ``seen``) at or after that
-    time (store them with the cursor and pass them back as ``seen``). Both are valid after any
-    row, so a fetch that stops early resumes without a gap and without repeating work; the
-    watermark never goes below ``start``.
-    """
-
-    def __init__(
-        self,
-        rows: Iterator[Row],
-        *,
-        start: datetime | None,
-        modified: Callable[[Mapping[str, Any]], datetime | None],
-        key: Callable[[Mapping[str, Any]], Hashable],
-        cap: Callable[[], datetime | None] | None = None,
-        seen: Iterable[Hashable] = (),
-        key_time: Callable[[Hashable], datetime | None] | None = None,
-    ) -> None:
-        self._rows = rows
-        self._modified = modified
-        self._key = key
-        self._cap = cap
-        self._start = _to_utc(start) if start is not None else None
-        self._max: datetime | None = self._start
-        self._by_time: dict[datetime, set[Hashable]] = {}
-        if self._start is not None:
-            # Keys the caller already had stay valid until the watermark passes them.
-            for k in seen:
-                moment = key_time(k) if key_time is not None else None
-                self._by_time.setdefault(moment or self._start, set()).add(k)
-
-    def __iter__(self) -> KeysetScan:
-        return self
-
-    def __next__(self) -> Row:
-        row = next(self._rows)
-        moment = self._modified(row)
-        if moment is not None:
-            self._by_time.setdefault(moment, set()).add(self._key(row))
-            if self._max is None or moment > self._max:
-                self._max = moment
-        return row
-
-    @property
-    def watermark(self) -> datetime | None:
-        """Resume point for the next run (``None`` if nothing was seen and no start given)."""
-        mark = self._max
-        cap = self._cap() if self._cap is not None else None
-        if cap is not None and mark is not None and mark > cap:
-            mark = cap
-        if self._start is not None and (mark is None or mark < self._start):
-            mark = self._start
-        return mark
-
-    @property
-    def keys_at_watermark(self) -> frozenset[Hashable]:
-        """Version keys yielded (or passed in as ``seen``) at or after :attr:`watermark`."""
-        mark = self.watermark
-        if mark is None:
-            return frozenset()
-        return frozenset(k for moment, keys in self._by_time.items() if moment >= mark
-                         for k in keys)
-
-
-def keyset_scan(
-    *,
-    start: datetime | None,
-    first_page: Callable[[datetime | None], Sequence[Row]],
-    drain: Callable[[datetime, datetime], Iterable[Row]],
-    modified: Callable[[Mapping[str, Any]], datetime | None],
-    key: Callable[[Mapping[str, Any]], Hashable],
-    page_size: int,
-    seen: set[Hashable],
-    what: str = "records",
-    max_rounds: int = 100_000,
-    ceiling: Ceiling | None = None,
-) -> Iterator[Row]:
-    """Every record changed since ``start``, each version once, none skipped while the set moves.
-
-    Why not page numbers (woo §4 pitfalls, bc decision 4): sorted by modification time, a record
-    modified mid-run jumps to the end, the rest shift back one, and offset paging skips a row —
-    possibly forever, because it is older than the next watermark. Instead:
-
-    1. ``first_page(floor)`` returns the first page of records modified at/after ``floor``
-       (inclusive or exclusive: both remote APIs leave that uncertain), sorted by
-       (modification time, id) ascending;
-    2. after a full page whose last record is at second ``L``, re-query from ``L - 1s`` so the
-       rest of second ``L`` is included whatever the inclusivity, and drop versions already seen
-       (dedupe on ``key``);
-    3. only when a full page makes no progress (more than a page of records share one second)
-       ``drain(lo, hi)`` must return every record modified in that bounded, past window,
-       whatever its order — using page numbers made safe by the caller (WooCommerce: restart
-       when ``X-WP-Total`` changes; BigCommerce: an id keyset). The same drain covers a page
-       that comes back out of order (site-local sorting across a DST change, an ignored
-       ``orderby``): its whole window up to the newest record is drained instead;
-    4. stop on a short or empty page.
-
-    ``seen`` holds version keys already processed (e.g. those stored at the previous watermark);
-    it is updated in place. The first query starts one second before ``start`` so a run that
-    stopped in the middle of a second resumes without a gap whatever the overlap. While rows
-    come out of modification order (a drained window), ``ceiling`` holds the time up to which
-    everything is known read (see :class:`KeysetScan`).
-    """
-    mark = ceiling if ceiling is not None else Ceiling()
-    floor = _second(_to_utc(start)) - ONE_SECOND if start is not None else None
-    drained_to: datetime | None = None
-    for _ in range(max_rounds):
-        rows = first_page(floor)
-        last: datetime | None = None
-        newest: datetime | None = None
-        ordered = True
-        for row in rows:
-            moment = modified(row)
-            if moment is None:
-                continue
-            if floor is not None and moment < floor:
-                # Not a sorting quirk: the filter itself is off (e.g. compared in site-local
-                # time). Rows newer than the floor may be missing too, so stop loudly.
-                raise DataError(
-                    f"the store returned {what} modified before the requested time; its "
-                    "modified-since filter is not in UTC (dates_are_gmt unsupported?)"
-                )
-            if last is not None and moment < last:
-                ordered = False
-            last = moment
-            newest = moment if newest is None or moment > newest else newest
-        lo = floor if floor is not None else EPOCH
-        if not ordered:
-            mark.value = lo  # rows below come out of order: only ``lo`` is known complete
-        yield from _unseen(rows, key, seen)
-        if len(rows) < page_size or last is None or newest is None:
-            mark.value = None
-            return
-        if not ordered:
-            # The server's order does not follow the UTC modification time: legacy WooCommerce
-            # storage sorts by the site-local column, which jumps back an hour when DST ends,
-            # or the orderby was ignored. Read the bounded window up to the newest record with
-            # the order-independent drain, then continue after it.
-            yield from _unseen(drain(lo, _second(newest) + ONE_SECOND), key, seen)
-            mark.value = None
-            drained_to = floor = _second(newest)
-            continue
-        candidate = _second(last) - ONE_SECOND
-        if floor is None or candidate > floor:
-            floor = candidate  # keyset step: re-query from just before the last second seen
-            continue
-        if drained_to is not None and last <= drained_to:
-            # The server includes the floor itself and everything up to ``drained_to`` is read:
-            # step past it (only reachable when the filter is inclusive).
-            floor = drained_to + ONE_SECOND
-            continue
-        # Dense: a full page within one second of the floor. Read that bounded window with
-        # paging that is safe for it, then continue after it.
-        # Drained by id, rows of second ``last`` come in any order: until done, resume there.
-        mark.value = _second(last)
-        yield from _unseen(drain(floor, _second(last) + ONE_SECOND), key, seen)
-        mark.value = None
-        drained_to = _second(last)
-        floor = drained_to
-    raise Transient(f"gave up reading {what}: the store kept changing faster than it was read")
-
-
-def _unseen(
-    rows: Iterable[Row], key: Callable[[Mapping[str, Any]], Hashable], seen: set[Hashable]
-) -> Iterator[Row]:
-    for row in rows:
-        k = key(row)
-        if k in seen:
-            continue
-        seen.add(k)
-        yield row
-
-
-def numbered_window(
-    fetch: Callable[[int], Page],
-    *,
-    key: Callable[[Mapping[str, Any]], Hashable],
-    page_size: int,
-    what: str = "records",
-    max_restarts: int = 20,
-    max_pages: int = 10_000,
-) -> Iterator[Row]:
-    """Page numbers over a bounded window that is safe against rows leaving it.
-
-    Rows can only *leave* a window in the past (a modified row moves to a later time), which
-    shifts later rows back one and makes offset paging skip one. Every leave changes the total
-    (``X-WP-Total``) reported with the next page, so on a change we restart at page 1; dedupe
-    drops the rows already seen. Restarts are finite because the window only shrinks. Without a
-    total header we repeat whole passes until one finds nothing new.
-    """
-    restarts = 0
-    window: set[Hashable] = set()
-    while True:
-        baseline: int | None = None
-        found_new = False
-        have_totals = True
-        previous: list[Hashable] | None = None
-        for page_no in range(1, max_pages + 1):
-            page = fetch(page_no)
-            keys = [key(row) for row in page.items]
-            if previous is not None and keys and keys == previous:
-                raise Transient(f"the store returned the same page of {what} twice; a cache in "
-                                "front of it may ignore the page parameter")
-            previous = keys
-            if page.total is None:
-                have_totals = False
-            for row in page.items:
-                k = key(row)
-                if k not in window:
-                    window.add(k)
-                    found_new = True
-                    yield row
-            if page_no == 1:
-                baseline = page.total
-            elif page.total is not None and page.total != baseline:
-                break  # the window changed under us: offsets shifted, restart
-            if len(page.items) < page_size:
-                if have_totals:
-                    return
-                break
-        else:
-            raise Transient(f"too many pages reading {what}")
-        if not have_totals and not found_new:
-            return
-        restarts += 1
-        if restarts > max_restarts:
-            raise Transient(
-                f"gave up reading {what}: the store kept changing faster than it was read"
-            )
 
 
 # --------------------------------------------------------------------------------------------
