@@ -113,3 +113,10 @@ def test_keys_rotate_command(clean_db: None, runner: CliRunner) -> None:
     runner.invoke(cli, ["tenant", "add", "acme", "--company", "10"])
     r = runner.invoke(cli, ["keys", "rotate"])
     assert r.exit_code == 0 and "rotated 0 secret(s)" in r.output
+
+
+def test_flower_refuses_to_start_without_operator_credentials() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLC_ADMIN_")}
+    r = _run("flower", env=env)
+    assert r.returncode == 2
+    assert "MLC_ADMIN_PASSWORD" in r.stderr and "Traceback" not in r.stderr
