@@ -257,9 +257,8 @@ def _load_locked(staged_id: int) -> LoadResult:
         save_link(s, tenant_id=tenant.id, source_id=source.id, entity=rec.entity,
                   external_id=rec.external_id, ifs_key=ifs_key, etag=etag, version=version,
                   content_hash=chash, details=details)
-        email = plan.get("email") or (plan.get("customer", {}).get("inline") or {}).get("email")
-        if plan.get("kind") == "customer" and email:
-            index_customer(s, tenant.id, email, ifs_key, origin="connector")
+        if plan.get("kind") == "customer" and plan.get("email"):
+            index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
         records.mark_done(s, rec)
     return LoadResult("done", ifs_key=ifs_key)
 
