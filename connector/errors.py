@@ -55,9 +55,11 @@ class ConnectorError(Exception):
 
 
 class RateLimited(ConnectorError):
-    """429 (or a WAF 503): wait ``retry_after`` seconds when the server said, else back off."""
+    """429 (or a WAF 503): wait ``retry_after`` seconds when the server said, else back off.
+    ``rate_per_min`` is set when our own fleet-wide budget (not the server) said no."""
 
     retryable = True
+    rate_per_min: int | None = None
 
 
 class Transient(ConnectorError):

@@ -111,11 +111,13 @@ class RedisBudget:
         """
         wait = self.try_acquire(n)
         if wait > 0:
-            raise RateLimited(
+            exc = RateLimited(
                 f"request budget {self.key} exhausted ({self.rate_per_min}/min)",
                 code="BUDGET_EXHAUSTED",
                 retry_after=wait,
             )
+            exc.rate_per_min = self.rate_per_min  # lets the task layer spread its wake-ups
+            raise exc
 
     def reset(self) -> None:
         """Forget the bucket (it reads as full again). For tests and operator tooling."""

@@ -12,9 +12,10 @@ import random
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore
 
 from connector.config import get_settings
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,30 @@ class ConnectorTask(Task):  # type: ignore[misc]
     acks_late = True
     reject_on_worker_lost = True
 
+    def defer_for_budget(self, exc: ConnectorError) -> float | None:
+        """When ``exc`` is our own fleet-wide budget running dry, run this task again once
+        tokens are due, without spending its retries (flow control is not a failure).
+        Returns the countdown, or None when ``exc`` is something else.
+
+        The wake-ups are spread over the time the tenant's in-flight work needs at the budget's
+        rate, so deferred tasks do not all come back for the same few tokens at once."""
+        if not (isinstance(exc, RateLimited) and exc.code == "BUDGET_EXHAUSTED"):
+            return None
+        settings = get_settings()
+        rate_per_s = max(1e-3, float(exc.rate_per_min or 600) / 60)
+        spread = min(30.0, settings.load_inflight_per_tenant / rate_per_s)
+        countdown = float(exc.retry_after or 0.1) + random.uniform(0, spread)
+        self.signature(self.request.args, self.request.kwargs,
+                       retries=int(self.request.retries or 0)).apply_async(countdown=countdown)
+        return countdown
+
     def retry_on(self, exc: ConnectorError, **kwargs: Any) -> Any:
-        """Retry a retryable error with backoff, or re-raise when the budget is spent."""
+        """Retry a retryable error with backoff, or re-raise when the budget is spent. Budget
+        exhaustion defers instead (see :meth:`defer_for_budget`)."""
         settings = get_settings()
         retries = int(self.request.retries or 0)
+        if self.defer_for_budget(exc) is not None:
+            raise Ignore()
         if not exc.retryable or retries >= settings.max_retries:
             raise exc
         countdown = backoff_seconds(retries, exc, settings.retry_backoff_max_s)

@@ -13,7 +13,7 @@ from celery import Task
 
 from connector.config import get_settings
 from connector.db import session_scope
-from connector.errors import AuthError, ConnectorError, RateLimited
+from connector.errors import AuthError, ConnectorError
 from connector.models import StagedRecord
 from connector.services import pipeline, records
 from connector.services.audit import raise_alert
@@ -104,13 +104,10 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
     as failed with a reason an operator understands."""
     settings = get_settings()
     retries = int(task.request.retries or 0)
-    if isinstance(exc, RateLimited) and exc.code == "BUDGET_EXHAUSTED":
-        # Our own fleet-wide budget is flow control, not a failure: wait for a token without
-        # spending the record's retries (the row stays in flight for the sweeper meanwhile).
-        countdown = backoff_seconds(0, exc, settings.retry_backoff_max_s)
+    countdown = task.defer_for_budget(exc)
+    if countdown is not None:
+        # The row stays in flight (for the sweeper) until the deferred run is due.
         records.touch(staged_id, countdown)
-        task.signature(task.request.args, task.request.kwargs,
-                       retries=retries).apply_async(countdown=countdown)
         return "deferred"
     if exc.retryable and retries < settings.max_retries:
         countdown = backoff_seconds(retries, exc, settings.retry_backoff_max_s)
