@@ -23,7 +23,6 @@ import click
 from sqlalchemy import delete
 
 from connector import migrate
-from connector.config import get_settings
 from connector.db import session_scope
 from connector.models import Tenant
 from connector.services.admin import IfsTarget, add_source, add_tenant, set_ifs_target
@@ -88,22 +87,13 @@ def _setup_tenant(sandbox: Any) -> tuple[int, list[int]]:
             credentials={"consumer_key": woo["consumer_key"],
                          "consumer_secret": woo["consumer_secret"]},
             settings={"use_oauth1": False}).id]
-        if _bigcommerce_ready():
-            bc = creds["bigcommerce"]
-            sources.append(add_source(
-                s, get_vault(), tenant, name="bcstore", system="bigcommerce",
-                base_url=bc["base_url"], poll_interval_s=10,
-                credentials={k: bc[k] for k in ("store_hash", "access_token", "client_id",
-                                                "client_secret")}).id)
+        bc = creds["bigcommerce"]
+        sources.append(add_source(
+            s, get_vault(), tenant, name="bcstore", system="bigcommerce",
+            base_url=bc["base_url"], poll_interval_s=10,
+            credentials={k: bc[k] for k in ("store_hash", "access_token", "client_id",
+                                            "client_secret")}).id)
         return tenant.id, sources
-
-
-def _bigcommerce_ready() -> bool:
-    try:
-        import connector.services.bigcommerce  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def run_demo(opts: DemoOptions) -> int:
@@ -130,10 +120,9 @@ def run_demo(opts: DemoOptions) -> int:
     _say(opts, f"seeded WooCommerce: {opts.customers} customers, {opts.orders} orders "
                f"({len(summary.get('invalid', []))} invalid on purpose)")
     tenant_id, source_ids = _setup_tenant(sandbox)
-    if len(source_ids) > 1:
-        sandbox.bc.seed(customers=max(10, opts.customers // 4), orders=max(20, opts.orders // 5),
-                        seed=opts.seed)
-        _say(opts, "seeded BigCommerce: orders with payments, shipments and refunds")
+    sandbox.bc.seed(customers=max(10, opts.customers // 4), orders=max(20, opts.orders // 5),
+                    seed=opts.seed)
+    _say(opts, "seeded BigCommerce: orders with payments, shipments and refunds")
     procs = [
         _spawn(["worker", "--concurrency", "4"], data_dir / "demo-worker.log"),
         _spawn(["beat"], data_dir / "demo-beat.log"),
@@ -170,7 +159,3 @@ def run_demo(opts: DemoOptions) -> int:
     else:
         click.echo(render(result))
     return 0 if result.unexplained == 0 else 1
-
-
-def demo_data_dir() -> Path:
-    return get_settings().data_dir
