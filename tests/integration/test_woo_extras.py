@@ -148,6 +148,9 @@ def test_demo_command_ends_with_zero_unexplained_differences(
     assert woo["store_orders"] == 30
     assert woo["ifs_orders"] == 28
     assert len(woo["explained"]) == 2 and all(e["reason"] for e in woo["explained"])
+    bc = next(s for s in result["sources"] if s["system"] == "bigcommerce")
+    assert bc["ifs_orders"] == bc["store_orders"] > 0
+    assert bc["vouchers"].get("payment", 0) > 0
     assert "settled" in r.stderr  # progress went to stderr, JSON alone on stdout
 
 
