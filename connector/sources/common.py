@@ -130,9 +130,8 @@ def _aware_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class IsoUtcDateTime(fields.Field[datetime]):
-    """ISO 8601 → aware UTC datetime. Naive values are UTC (Woo ``*_gmt`` fields, woo §3);
-    ``Z`` and offsets are honoured (BigCommerce v3). ``null``/``""`` give ``None``."""
+class _DateTimeField(fields.Field[datetime]):
+    """An optional date-time: ``null`` and ``""`` give ``None``; subclasses parse the text."""
 
     default_error_messages = {**_COMMON_MESSAGES, "invalid": "is not a date and time"}
 
@@ -145,6 +144,11 @@ class IsoUtcDateTime(fields.Field[datetime]):
         if value == "":
             value = None
         return super().deserialize(value, attr, data, **kwargs)
+
+
+class IsoUtcDateTime(_DateTimeField):
+    """ISO 8601 → aware UTC datetime. Naive values are UTC (Woo ``*_gmt`` fields, woo §3);
+    ``Z`` and offsets are honoured (BigCommerce v3). ``null``/``""`` give ``None``."""
 
     def _deserialize(self, value: Any, attr: str | None,
                      data: Mapping[str, Any] | None, **kwargs: Any) -> datetime:
@@ -159,21 +163,10 @@ class IsoUtcDateTime(fields.Field[datetime]):
             raise self.make_error("invalid") from None
 
 
-class Rfc2822DateTime(fields.Field[datetime]):
+class Rfc2822DateTime(_DateTimeField):
     """RFC 2822 (``Fri, 14 Mar 2025 09:05:40 +0000``, BigCommerce v2 — bc §2) → aware UTC.
     ISO 8601 is accepted too; ``null``/``""`` (e.g. an unshipped ``date_shipped``) give ``None``."""
 
-    default_error_messages = {**_COMMON_MESSAGES, "invalid": "is not a date and time"}
-
-    def __init__(self, **kwargs: Any) -> None:
-        _optional(kwargs, None)
-        super().__init__(**kwargs)
-
-    def deserialize(self, value: Any, attr: str | None = None,
-                    data: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
-        if value == "":
-            value = None
-        return super().deserialize(value, attr, data, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None,
                      data: Mapping[str, Any] | None, **kwargs: Any) -> datetime:
