@@ -167,7 +167,6 @@ class Rfc2822DateTime(_DateTimeField):
     """RFC 2822 (``Fri, 14 Mar 2025 09:05:40 +0000``, BigCommerce v2 — bc §2) → aware UTC.
     ISO 8601 is accepted too; ``null``/``""`` (e.g. an unshipped ``date_shipped``) give ``None``."""
 
-
     def _deserialize(self, value: Any, attr: str | None,
                      data: Mapping[str, Any] | None, **kwargs: Any) -> datetime:
         if not isinstance(value, str):
