@@ -239,3 +239,31 @@ def test_failed_guest_order_is_replayed_after_the_fix(pipeline: dict[str, Any]) 
     assert len(by_po) == 10
     r = runner.invoke(cli, ["replay", "--tenant", "acme"])  # idempotent: nothing left
     assert "0 record(s)" in r.output
+
+
+def test_sequential_mode_resumes_adding_only_the_missing_lines(pipeline: dict[str, Any]) -> None:
+    ifs, woo = pipeline["ifs"], pipeline["woo"]
+    tenant, source = _setup(pipeline, 4, 12, order_mode="sequential")
+    # Line posts fail now and then (5xx): a retried load finds its order and adds what is
+    # missing, recognising lines by CustomerPoLineNo.
+    requests.post(f"{pipeline['ifs_url']}/_sandbox/faults", timeout=10, json={
+        "error_5xx_ratio": 0.3, "error_5xx_status": 503, "methods": ["POST"],
+        "path_prefix": "/main/ifsapplications/projection/v1/CustomerOrderHandling.svc/"
+                       "CustomerOrderSet(",
+        "extra": {"seed": 7}})
+    try:
+        sync_and_settle(tenant, source, timeout=180)
+    finally:
+        requests.delete(f"{pipeline['ifs_url']}/_sandbox/faults", timeout=10)
+    failed_posts = [r for r in ifs.state.requests
+                    if r["method"] == "POST" and r["status"] == 503]
+    assert failed_posts, "the fault never fired: the test proves nothing"
+    by_po = _orders_by_po(ifs, f"W{source}-")
+    assert len(by_po) == 12 and all(len(v) == 1 for v in by_po.values())
+    store = {f"W{source}-{o['number']}": o for o in woo.orders()}
+    for po, (order,) in by_po.items():
+        lines = ifs.order_lines(order["OrderNo"])
+        positions = [line["CustomerPoLineNo"] for line in lines]
+        assert sorted(positions, key=int) == [str(i) for i in
+                                              range(1, len(store[po]["line_items"]) + 1)]
+    assert states(tenant).get("failed", 0) == 0
