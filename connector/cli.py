@@ -741,6 +741,10 @@ from connector.cli_bigcommerce import bigcommerce  # noqa: E402
 
 cli.add_command(bigcommerce)
 
+from connector.cli_woocommerce import woocommerce  # noqa: E402
+
+cli.add_command(woocommerce)
+
 
 if __name__ == "__main__":  # python -m connector.cli
     main()

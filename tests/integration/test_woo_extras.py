@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from connector.cli import cli
 from connector.db import session_scope
 from connector.models import CustomerIndex, StagedRecord, WebhookDelivery
-from connector.services.admin import set_credentials
-from connector.services.common import get_vault
 from connector.services.enrichment import enrich
 from connector.sources.woocommerce.webhooks import sign_woo_body
 from sandbox.common import ServerThread
@@ -54,6 +54,16 @@ def test_customer_keyed_in_ifs_by_hand_is_matched_not_duplicated(
     assert len(theirs) == sum(1 for o in woo.orders() if o["customer_id"] == buyer["id"])
 
 
+def _webhook_secret(source_id: int) -> str:
+    from connector.models import Source
+    from connector.services.targets import source_credentials
+
+    with session_scope() as s:
+        src = s.get(Source, source_id)
+        assert src is not None
+        return str(source_credentials(src)["webhook_secret"])
+
+
 @pytest.fixture
 def web_app() -> Any:
     from web.app import create_app
@@ -69,21 +79,16 @@ def test_woo_webhooks_accelerate_without_polling(pipeline: dict[str, Any], web_a
     tenant = make_tenant(pipeline["ifs_url"])
     # a long interval: only the webhook can bring the order in during this test
     source = add_woo_source(tenant, pipeline["woo_url"], interval=3600)
-    with session_scope() as s:
-        from connector.models import Source
-
-        src = s.get(Source, source)
-        assert src is not None
-        set_credentials(s, get_vault(), src, {"consumer_key": "ck_sandbox_0001",
-                                              "consumer_secret": "cs_sandbox_0001",
-                                              "webhook_secret": "hook-secret-123456"})
-    from connector.services.woo import woo_client
-
-    with session_scope() as s:
-        src = s.get(Source, source)
-        client = woo_client(src)
     destination = f"{web_app}/webhooks/woo/acme/shop"
-    client.create_webhook("order.created", destination, "hook-secret-123456")  # ping → 200
+    runner = CliRunner()
+    r = runner.invoke(cli, ["woocommerce", "webhooks", "sync", "--tenant", "acme", "--source",
+                            "shop", "--destination", destination])
+    assert r.exit_code == 0, r.output
+    assert "created: order.created, order.updated, customer.created, customer.updated" in r.output
+    again = runner.invoke(cli, ["woocommerce", "webhooks", "sync", "--tenant", "acme",
+                                "--source", "shop", "--destination", destination])
+    assert "unchanged: order.created" in again.output and "created:" not in again.output
+    secret = _webhook_secret(source)
     woo.seed(customers=1, orders=2, seed=9, guest_ratio=0.0)  # fires signed order.created
     woo.flush_webhooks()
     wait_until(lambda: len([o for o in ifs.orders()
@@ -95,7 +100,8 @@ def test_woo_webhooks_accelerate_without_polling(pipeline: dict[str, Any], web_a
             StagedRecord.entity == "order")))
         assert origins == {"webhook"}
         deliveries = s.scalars(select(WebhookDelivery)).all()
-        assert len(deliveries) == 2
+        assert sorted(d.topic for d in deliveries) == [
+            "customer.created", "order.created", "order.created"]
     # forged: right shape, wrong secret → 401, nothing stored
     body = json.dumps({"id": 999999}).encode()
     r = requests.post(destination, data=body, timeout=10, headers={
@@ -108,13 +114,13 @@ def test_woo_webhooks_accelerate_without_polling(pipeline: dict[str, Any], web_a
     bad = b"{not json"
     r = requests.post(destination, data=bad, timeout=10, headers={
         "Content-Type": "application/json",
-        "X-WC-Webhook-Signature": sign_woo_body(bad, "hook-secret-123456")})
+        "X-WC-Webhook-Signature": sign_woo_body(bad, secret)})
     assert r.status_code == 400
     r = requests.post(f"{web_app}/webhooks/woo/acme/nope", data=body, timeout=10,
                       headers={"Content-Type": "application/json"})
     assert r.status_code == 404
     with session_scope() as s:
-        assert len(s.scalars(select(WebhookDelivery)).all()) == 2
+        assert len(s.scalars(select(WebhookDelivery)).all()) == 3  # nothing stored by rejects
 
 
 def test_sync_command_waits_and_reports(pipeline: dict[str, Any]) -> None:
