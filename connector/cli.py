@@ -428,14 +428,22 @@ def source_resume(tenant_name: str, source_name: str) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Apply pending migrations and print the state of every tenant and source."""
+    """Print the schema revision and the state of every tenant and source.
+
+    Exit code 1 when the database is behind the code (run `ml-connector db upgrade`)."""
     from connector import migrate
     from connector.models import Source, StagedRecord, Tenant
 
     _bootstrap()
     url = get_settings().database_url
     assert url
-    migrate.upgrade(url)
+    current, head = migrate.current_revision(url), migrate.head_revision()
+    if current != head:
+        message = (f"database at revision {current or 'base'}, this code expects {head}: "
+                   "run `ml-connector db upgrade`")
+        if as_json:
+            click.echo(json.dumps({"revision": current, "expected": head, "sources": {}}))
+        _fail(message, 1)
     with _session() as session:
         rows = session.execute(
             select(Tenant.name, Source.name, Source.system, Source.status,
