@@ -32,8 +32,15 @@ ONE_SECOND = timedelta(seconds=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _to_utc(value: datetime) -> datetime:
+def to_utc(value: datetime) -> datetime:
+    """Aware UTC (naive values are taken as UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def naive_utc_iso(value: datetime) -> str:
+    """``2025-03-14T09:00:00``: naive UTC, whole seconds (Woo date filters with
+    ``dates_are_gmt=true``, woo §4; BigCommerce v3 customer filters, bc §4)."""
+    return to_utc(value).replace(tzinfo=None, microsecond=0).isoformat()
 
 
 def _second(value: datetime) -> datetime:
@@ -97,7 +104,7 @@ class KeysetScan(Iterator[Row]):
         self._modified = modified
         self._key = key
         self._cap = cap
-        self._start = _to_utc(start) if start is not None else None
+        self._start = to_utc(start) if start is not None else None
         self._max: datetime | None = self._start
         self._by_time: dict[datetime, set[Hashable]] = {}
         if self._start is not None:
@@ -179,7 +186,7 @@ def keyset_scan(
     everything is known read (see :class:`KeysetScan`).
     """
     mark = ceiling if ceiling is not None else Ceiling()
-    floor = _second(_to_utc(start)) - ONE_SECOND if start is not None else None
+    floor = _second(to_utc(start)) - ONE_SECOND if start is not None else None
     drained_to: datetime | None = None
     for _ in range(max_rounds):
         rows = first_page(floor)

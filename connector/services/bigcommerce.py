@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,6 +44,7 @@ from connector.mapping.bigcommerce import (
 from connector.mapping.common import MappingError
 from connector.models import Source, StagedRecord, SyncCursor, Tenant
 from connector.services import records
+from connector.services.dispatch import advance_cursor
 from connector.services.fetch import ONE_FETCHERS, fetcher
 from connector.services.pipeline import Parked, lookup_customer_by_email, planner
 from connector.services.records import Incoming
@@ -210,12 +211,7 @@ def _scan_and_stage(source_id: int, stream: str, max_rows: int, batch_size: int,
             assert src is not None
             staged_total += len(_stage(s, src, batch, "poll"))
             cur = _cursor(s, source_id, stream, lock=True)
-            mark = scan.watermark
-            # The cursor only moves forward, and only together with the rows it covers.
-            if mark is not None and (cur.watermark is None or mark >= cur.watermark):
-                cur.watermark = mark
-                keys = cast(list[tuple[int, str]], sorted(scan.keys_at_watermark, key=str))
-                cur.seen_ids = [list(k) for k in keys]
+            advance_cursor(cur, scan)
         batch.clear()
 
     pending = 0

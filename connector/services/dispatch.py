@@ -8,10 +8,12 @@ A fetch that died is retried once its ``running_since`` is older than the stale 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from connector.http.paging import KeysetScan
 from connector.models import Source, SyncCursor
 
 STALE_FETCH_S = 600
@@ -67,3 +69,13 @@ def finish_fetch(cursor: SyncCursor, *, error: str | None, more: bool) -> None:
     cursor.last_error = error
     if more:
         cursor.next_run_at = now
+
+
+def advance_cursor(cursor: SyncCursor, scan: KeysetScan) -> None:
+    """Move the stream's watermark to where ``scan`` has read. Call it in the transaction that
+    stages the rows it covers: the cursor only moves forward, and only with those rows."""
+    mark = scan.watermark
+    if mark is not None and (cursor.watermark is None or mark >= cursor.watermark):
+        cursor.watermark = mark
+        keys = cast(list[tuple[int, str]], sorted(scan.keys_at_watermark, key=str))
+        cursor.seen_ids = [list(k) for k in keys]

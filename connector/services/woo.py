@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from connector.mapping.common import MappingError
 from connector.mapping.woo import woo_customer_to_ifs_customer, woo_order_to_ifs_order
 from connector.models import Source, StagedRecord, SyncCursor, Tenant
 from connector.services import records
+from connector.services.dispatch import advance_cursor
 from connector.services.fetch import ONE_FETCHERS, fetcher
 from connector.services.pipeline import planner
 from connector.services.records import Incoming
@@ -106,12 +107,7 @@ def fetch_orders(source_id: int, *, max_rows: int) -> tuple[int, bool]:
                                                     SyncCursor.stream == "orders")
                            .with_for_update())
             assert cur is not None
-            mark = scan.watermark
-            # The cursor only moves forward, and only together with the rows it covers.
-            if mark is not None and (cur.watermark is None or mark >= cur.watermark):
-                cur.watermark = mark
-                keys = cast(list[tuple[int, str]], sorted(scan.keys_at_watermark, key=str))
-                cur.seen_ids = [list(k) for k in keys]
+            advance_cursor(cur, scan)
         batch.clear()
 
     for order in scan:

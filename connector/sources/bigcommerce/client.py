@@ -38,7 +38,9 @@ from connector.http.paging import (
     KeysetScan,
     Page,
     keyset_scan,
+    naive_utc_iso,
     numbered_window,
+    to_utc,
 )
 
 __all__ = [
@@ -80,18 +82,9 @@ def parse_rfc2822(value: object) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _to_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _rfc2822(value: datetime) -> str:
     """``Fri, 14 Mar 2025 09:05:40 +0000`` — the documented v2 filter format (bc §2)."""
-    return email.utils.format_datetime(_to_utc(value).replace(microsecond=0))
-
-
-def _iso_naive(value: datetime) -> str:
-    """``2025-03-14T09:00:00`` — the documented v3 customer filter format (bc §4)."""
-    return _to_utc(value).replace(tzinfo=None, microsecond=0).isoformat()
+    return email.utils.format_datetime(to_utc(value).replace(microsecond=0))
 
 
 def _order_modified(row: Mapping[str, Any]) -> datetime | None:
@@ -408,7 +401,7 @@ class BigCommerceClient:
         Archived and Incomplete orders are hidden by BigCommerce by default (bc §2).
         """
         look_back = self.overlap if overlap is None else overlap
-        start = _to_utc(since) - look_back if since is not None else None
+        start = to_utc(since) - look_back if since is not None else None
         initial = frozenset(seen)
         seen_keys: set[Hashable] = set(initial)
 
@@ -508,7 +501,7 @@ class BigCommerceClient:
         restarted whenever ``meta.pagination.total`` changes (v3 customers cannot sort by id).
         """
         look_back = self.overlap if overlap is None else overlap
-        start = (_to_utc(modified_since) - look_back) if modified_since is not None else None
+        start = (to_utc(modified_since) - look_back) if modified_since is not None else None
         initial = frozenset(seen)
         seen_keys: set[Hashable] = set(initial)
 
@@ -516,9 +509,9 @@ class BigCommerceClient:
             params: dict[str, Any] = {"sort": "date_modified:asc", "limit": self.limit,
                                       "page": page}
             if lo is not None:
-                params["date_modified:min"] = _iso_naive(lo)
+                params["date_modified:min"] = naive_utc_iso(lo)
             if hi is not None:
-                params["date_modified:max"] = _iso_naive(hi)
+                params["date_modified:max"] = naive_utc_iso(hi)
             return params
 
         def first_page(floor: datetime | None) -> Sequence[Row]:

@@ -36,7 +36,9 @@ from connector.http.paging import (
     KeysetScan,
     Page,
     keyset_scan,
+    naive_utc_iso,
     numbered_window,
+    to_utc,
 )
 
 __all__ = [
@@ -91,16 +93,6 @@ def parse_gmt(value: object) -> datetime | None:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
-
-
-def _to_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _naive_utc_iso(value: datetime) -> str:
-    """What Woo date filters understand: naive UTC, whole seconds, used with
-    ``dates_are_gmt=true``. An offset or ``Z`` in the value would be ignored (woo §4 pitfalls)."""
-    return _to_utc(value).replace(tzinfo=None, microsecond=0).isoformat()
 
 
 def _order_modified(row: Mapping[str, Any]) -> datetime | None:
@@ -287,7 +279,7 @@ class WooCommerceClient:
             total=_int_header(response, "X-WP-Total"),
             total_pages=_int_header(response, "X-WP-TotalPages"),
             page=page,
-            server_date=_to_utc(server_date) if server_date else None,
+            server_date=to_utc(server_date) if server_date else None,
         )
 
     def _iter_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[Row]:
@@ -321,9 +313,9 @@ class WooCommerceClient:
             "dates_are_gmt": "true",  # else filters compare site-local columns (woo §4)
         }
         if after_gmt is not None:
-            params["modified_after"] = _naive_utc_iso(after_gmt)
+            params["modified_after"] = naive_utc_iso(after_gmt)
         if before_gmt is not None:
-            params["modified_before"] = _naive_utc_iso(before_gmt)
+            params["modified_before"] = naive_utc_iso(before_gmt)
         return params
 
     def list_orders_modified_since(
@@ -354,7 +346,7 @@ class WooCommerceClient:
         while being read.
         """
         look_back = self.overlap if overlap is None else overlap
-        start = _to_utc(after_gmt) - look_back if after_gmt is not None else None
+        start = to_utc(after_gmt) - look_back if after_gmt is not None else None
         initial = frozenset(seen)
         seen_keys: set[Hashable] = set(initial)
         if not self.order_by_modified:
