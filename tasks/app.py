@@ -87,7 +87,7 @@ app.conf.update(celery_config(get_settings()))
 def _fresh_connections(**_: Any) -> None:
     """Forked pool processes must not share the parent's DB pool or Redis sockets."""
     from connector.db import reset_engine
-    from connector.services.common import reset_handles
+    from connector.handles import reset_handles
 
     reset_engine()
     reset_handles()

@@ -4,7 +4,7 @@ decision 3). Ids in, one service call, errors → retry (conventions habit 1).""
 from __future__ import annotations
 
 from connector.errors import AuthError, ConnectorError
-from connector.services.hooks import check_hooks, sources_with_hooks
+from connector.stores.bigcommerce.hooks import check_hooks, sources_with_hooks
 from tasks.app import app
 from tasks.base import ConnectorTask
 
@@ -24,7 +24,7 @@ def hooks_health(self: ConnectorTask, source_id: int) -> str:
     try:
         report = check_hooks(source_id)
     except AuthError as exc:
-        from connector.services.fetch import pause_for_auth
+        from connector.pipeline.fetch import pause_for_auth
 
         pause_for_auth(source_id, exc)
         return "paused"

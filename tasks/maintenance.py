@@ -7,7 +7,7 @@ from sqlalchemy import select
 from connector.db import session_scope
 from connector.errors import ConnectorError
 from connector.models import Tenant
-from connector.services.enrichment import enrich as enrich_tenant
+from connector.operations.enrichment import enrich as enrich_tenant
 from tasks.app import app
 from tasks.base import ConnectorTask
 from tasks.sync import pump
@@ -18,7 +18,7 @@ def sweep(self: ConnectorTask) -> int:
     """Re-enqueue rows whose message was lost (dead worker, flushed Redis) and feed every
     tenant's pipeline up to its in-flight budget; hand out webhook deliveries whose fetch was
     never enqueued."""
-    from connector.services.webhooks import claim_unenqueued
+    from connector.pipeline.webhooks import claim_unenqueued
     from tasks.sync import fetch_one
 
     for source_id, entity, external_id in claim_unenqueued():

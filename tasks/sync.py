@@ -15,10 +15,12 @@ from connector.config import get_settings
 from connector.db import session_scope
 from connector.errors import AuthError, ConnectorError
 from connector.models import StagedRecord
-from connector.services import pipeline, records
-from connector.services.audit import raise_alert
-from connector.services.dispatch import claim_due
-from connector.services.fetch import run_fetch
+from connector.pipeline import records
+from connector.pipeline.audit import raise_alert
+from connector.pipeline.dispatch import claim_due
+from connector.pipeline.fetch import run_fetch
+from connector.pipeline.load import load as load_record
+from connector.pipeline.transform import transform as transform_record
 from tasks.app import app
 from tasks.base import ConnectorTask, backoff_seconds
 
@@ -59,12 +61,12 @@ def fetch(self: ConnectorTask, source_id: int, stream: str) -> dict[str, Any]:
 @app.task(bind=True, base=ConnectorTask, name="sync.fetch_one")
 def fetch_one(self: ConnectorTask, source_id: int, entity: str, external_id: str,
               origin: str = "webhook") -> int:
-    from connector.services.webhooks import fetch_resource
+    from connector.pipeline.webhooks import fetch_resource
 
     try:
         staged = fetch_resource(source_id, entity, external_id, origin)
     except AuthError as exc:
-        from connector.services.fetch import pause_for_auth
+        from connector.pipeline.fetch import pause_for_auth
 
         pause_for_auth(source_id, exc)
         return 0
@@ -78,7 +80,7 @@ def fetch_one(self: ConnectorTask, source_id: int, entity: str, external_id: str
 @app.task(bind=True, base=ConnectorTask, name="sync.transform")
 def transform(self: ConnectorTask, staged_id: int) -> bool:
     try:
-        ready = pipeline.transform(staged_id)
+        ready = transform_record(staged_id)
     except ConnectorError as exc:
         _retry_or_fail(self, staged_id, exc)
         return False  # deferred or failed; the row says which
@@ -92,7 +94,7 @@ def transform(self: ConnectorTask, staged_id: int) -> bool:
 @app.task(bind=True, base=ConnectorTask, name="sync.load")
 def load(self: ConnectorTask, staged_id: int) -> str:
     try:
-        result = pipeline.load(staged_id)
+        result = load_record(staged_id)
     except ConnectorError as exc:
         return _retry_or_fail(self, staged_id, exc)
     pump(_tenant_of_record(staged_id))

@@ -47,8 +47,8 @@ def clean_db(services: ServiceSet) -> Iterator[None]:
     from sqlalchemy import text
 
     from connector.db import get_engine
+    from connector.handles import get_redis
     from connector.models import Base
-    from connector.services.common import get_redis
 
     tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
     with get_engine().begin() as conn:

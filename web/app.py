@@ -1,6 +1,6 @@
 """The ``web`` process: webhook intake, health and operator pages (WSGI, under gunicorn).
 
-Webhook endpoints are thin: the raw body and headers go to ``connector.services.webhooks``,
+Webhook endpoints are thin: the raw body and headers go to ``connector.pipeline.webhooks``,
 which verifies, dedupes and stores the delivery; fetch tasks are enqueued only after that
 commit. Every rejection is one log line without secrets, a clear 4xx and nothing enqueued.
 """
@@ -15,9 +15,9 @@ from sqlalchemy import text, update
 
 from connector.config import get_settings
 from connector.db import get_engine, session_scope
+from connector.handles import get_redis
 from connector.models import WebhookDelivery
-from connector.services.common import get_redis
-from connector.services.webhooks import Verdict, accept_bigcommerce, accept_woocommerce
+from connector.pipeline.webhooks import Verdict, accept
 
 log = logging.getLogger("mlc.webhooks")
 
@@ -48,17 +48,12 @@ def create_app() -> Flask:
     # Bodies over the limit are refused by Flask with 413 before they are read.
     app.config["MAX_CONTENT_LENGTH"] = get_settings().webhook_max_body_bytes
 
-    @app.post("/webhooks/bc/<tenant>/<source>")
-    def bigcommerce_hook(tenant: str, source: str) -> Any:
+    @app.post("/webhooks/<store>/<tenant>/<source>")
+    def store_hook(store: str, tenant: str, source: str) -> Any:
+        """One endpoint per store plugin (``webhook_path``: ``bc``, ``woo``, …)."""
         raw = request.get_data(cache=False)
-        return _answer("bigcommerce", tenant, source,
-                       accept_bigcommerce(tenant, source, dict(request.headers), raw))
-
-    @app.post("/webhooks/woo/<tenant>/<source>")
-    def woocommerce_hook(tenant: str, source: str) -> Any:
-        raw = request.get_data(cache=False)
-        return _answer("woocommerce", tenant, source,
-                       accept_woocommerce(tenant, source, dict(request.headers), raw))
+        system, verdict = accept(store, tenant, source, dict(request.headers), raw)
+        return _answer(system, tenant, source, verdict)
 
     from web.ops import ops
 

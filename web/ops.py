@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from connector.config import get_settings
-from connector.services.overview import overview, prometheus_metrics
+from connector.operations.overview import overview, prometheus_metrics
 
 ops = Blueprint("ops", __name__)
 

@@ -14,7 +14,7 @@ from connector.crypto import Vault, VaultError
 from connector.db import get_engine, session_scope
 from connector.logs import RedactingFilter, redact, register_secret
 from connector.models import Base, Source, Tenant
-from connector.services.admin import (
+from connector.operations.admin import (
     IfsTarget,
     add_source,
     add_tenant,
@@ -83,7 +83,7 @@ def test_no_secret_in_database_logs_or_redis(clean_db: None, services: object,
                                              caplog: pytest.LogCaptureFixture,
                                              tmp_path: object) -> None:
     from connector.cli import cli
-    from connector.services.common import get_vault
+    from connector.handles import get_vault
 
     caplog.set_level(logging.DEBUG)
     for handler in logging.getLogger().handlers:

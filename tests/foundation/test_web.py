@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 
 from connector.config import Secret, get_settings, set_settings
 from connector.db import session_scope
-from connector.services import records
-from connector.services.admin import add_source, add_tenant
-from connector.services.common import get_vault
-from connector.services.records import Incoming
+from connector.handles import get_vault
+from connector.operations.admin import add_source, add_tenant
+from connector.pipeline import records
+from connector.pipeline.records import Incoming
 
 
 @pytest.fixture

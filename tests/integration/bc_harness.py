@@ -28,11 +28,11 @@ import requests
 from sqlalchemy import select
 
 from connector.db import session_scope
+from connector.handles import get_vault
 from connector.models import Source, SyncCursor, Tenant
-from connector.services.admin import add_source
-from connector.services.common import get_vault
-from connector.services.targets import source_credentials
-from connector.sources.bigcommerce.webhooks import sign_bc_webhook
+from connector.operations.admin import add_source
+from connector.pipeline.targets import source_credentials
+from connector.stores.bigcommerce.webhooks import sign_bc_webhook
 from sandbox.common import ServerThread
 from tests.integration.harness import ROOT, make_tenant, wait_until
 

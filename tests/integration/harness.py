@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from connector.db import session_scope
+from connector.handles import get_vault
 from connector.models import PENDING, Source, StagedRecord, SyncCursor
-from connector.services.admin import IfsTarget, add_source, add_tenant, set_ifs_target
-from connector.services.common import get_vault
+from connector.operations.admin import IfsTarget, add_source, add_tenant, set_ifs_target
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,7 +153,7 @@ def add_woo_source(tenant_id: int, woo_url: str, *, name: str = "shop",
 
 def sync_now(source_id: int, streams: tuple[str, ...] = ("orders",)) -> float:
     """Make streams due now (beat's next tick dispatches them). Returns the request time."""
-    from connector.services.dispatch import request_now
+    from connector.pipeline.dispatch import request_now
 
     started = time.time()
     with session_scope() as s:

@@ -348,7 +348,7 @@ def test_deactivated_hook_is_reactivated_and_alerted(bc_pipeline: dict[str, Any]
 
 def test_skip_policy_parks_until_the_customer_exists_then_replay_completes(
         bc_pipeline: dict[str, Any]) -> None:
-    from connector.services.enrichment import enrich
+    from connector.operations.enrichment import enrich
 
     p = bc_pipeline
     bc, ifs = p["bc"], p["ifs"]

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from connector.cli import cli
 from connector.db import session_scope
 from connector.models import CustomerIndex, StagedRecord, WebhookDelivery
-from connector.services.enrichment import enrich
-from connector.sources.woocommerce.webhooks import sign_woo_body
+from connector.operations.enrichment import enrich
+from connector.stores.woocommerce.webhooks import sign_woo_body
 from sandbox.common import ServerThread
 from tests.integration.harness import (
     ROOT,
@@ -56,7 +56,7 @@ def test_customer_keyed_in_ifs_by_hand_is_matched_not_duplicated(
 
 def _webhook_secret(source_id: int) -> str:
     from connector.models import Source
-    from connector.services.targets import source_credentials
+    from connector.pipeline.targets import source_credentials
 
     with session_scope() as s:
         src = s.get(Source, source_id)

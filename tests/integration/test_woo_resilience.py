@@ -15,9 +15,10 @@ from connector.cli import cli
 from connector.db import session_scope
 from connector.errors import Conflict
 from connector.models import Alert, AuditEvent, RecordLink, Source, StagedRecord, SyncCursor
-from connector.services import pipeline as pipe
-from connector.services import records
-from connector.services.records import Incoming
+from connector.pipeline import records
+from connector.pipeline.load import load as load_record
+from connector.pipeline.records import Incoming
+from connector.pipeline.transform import transform as transform_record
 from tests.integration.harness import (
     add_woo_source,
     make_tenant,
@@ -109,7 +110,7 @@ def test_two_versions_racing_do_not_duplicate(pipeline: dict[str, Any]) -> None:
     with session_scope() as s:
         src = s.get(Source, source)
         assert src is not None
-        from connector.services.woo import stage_orders, woo_client
+        from connector.stores.woocommerce.flow import stage_orders, woo_client
 
         client = woo_client(src)
         stage_orders(s, src, client, [v1], "poll")
@@ -124,10 +125,10 @@ def test_two_versions_racing_do_not_duplicate(pipeline: dict[str, Any]) -> None:
         customer_ids = list(s.scalars(select(StagedRecord.id).where(
             StagedRecord.entity == "customer")))
     for cid in customer_ids:
-        pipe.transform(cid)
-        pipe.load(cid)
+        transform_record(cid)
+        load_record(cid)
     for oid in order_ids:
-        pipe.transform(oid)
+        transform_record(oid)
     barrier = threading.Barrier(len(order_ids))
     errors: list[BaseException] = []
 
@@ -135,7 +136,7 @@ def test_two_versions_racing_do_not_duplicate(pipeline: dict[str, Any]) -> None:
         barrier.wait()
         for _ in range(50):
             try:
-                pipe.load(staged_id)
+                load_record(staged_id)
                 return
             except Conflict:  # Busy: the other version holds the record lock
                 time.sleep(0.1)

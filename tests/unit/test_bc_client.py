@@ -19,12 +19,12 @@ from responses import matchers
 
 from connector.config import Secret
 from connector.errors import AuthError, DataError, NotFound, RateLimited, Transient
-from connector.sources.bigcommerce.client import (
+from connector.stores.bigcommerce.client import (
     MAX_LIMIT,
     BigCommerceClient,
     order_version_key,
 )
-from connector.sources.bigcommerce.schemas import (
+from connector.stores.bigcommerce.schemas import (
     parse_bc_customer,
     parse_bc_order,
     parse_bc_order_products,
@@ -34,7 +34,7 @@ from connector.sources.bigcommerce.schemas import (
     parse_bc_transaction,
     validate_bc_order,
 )
-from connector.sources.common import InvalidPayload
+from connector.stores.schemas import InvalidPayload
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 BASE = "https://api.bigcommerce.com"

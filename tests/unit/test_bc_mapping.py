@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from connector.errors import DataError
-from connector.mapping.bigcommerce import (
+from connector.pipeline.vouchers import voucher_plan
+from connector.stores.bigcommerce.mapping import (
     bc_buyer_to_ifs_customer,
     bc_customer_to_ifs_customer,
     bc_order_to_ifs_order,
@@ -21,9 +22,7 @@ from connector.mapping.bigcommerce import (
     shipment_value,
     voucher_text,
 )
-from connector.mapping.common import MappingContext, MappingError, guest_customer_id
-from connector.services.vouchers import voucher_plan
-from connector.sources.bigcommerce.schemas import (
+from connector.stores.bigcommerce.schemas import (
     parse_bc_customer,
     parse_bc_order,
     parse_bc_order_products,
@@ -32,6 +31,7 @@ from connector.sources.bigcommerce.schemas import (
     parse_bc_shipping_address,
     parse_bc_transaction,
 )
+from connector.stores.mapping import MappingContext, MappingError, guest_customer_id
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RULES = {

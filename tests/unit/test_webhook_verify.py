@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from connector.config import Secret
-from connector.sources.bigcommerce.webhooks import (
+from connector.stores.bigcommerce.webhooks import (
     WebhookRejected,
     check_custom_secret,
     dedupe_key,
@@ -29,7 +29,7 @@ from connector.sources.bigcommerce.webhooks import (
     sign_bc_webhook,
     verify_bc_webhook,
 )
-from connector.sources.woocommerce.webhooks import (
+from connector.stores.woocommerce.webhooks import (
     is_woo_ping,
     sign_woo_body,
     verify_woo_signature,

@@ -26,14 +26,14 @@ from responses import matchers
 
 from connector.config import Secret
 from connector.errors import AuthError, DataError, NotFound, RateLimited, Transient
-from connector.sources.common import InvalidPayload
-from connector.sources.woocommerce.client import (
+from connector.stores.schemas import InvalidPayload
+from connector.stores.woocommerce.client import (
     MAX_PER_PAGE,
     WooCommerceClient,
     is_key_rejected,
     order_version_key,
 )
-from connector.sources.woocommerce.schemas import (
+from connector.stores.woocommerce.schemas import (
     parse_woo_customer,
     parse_woo_order,
     validate_woo_order,

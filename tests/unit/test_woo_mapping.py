@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.mapping.common import (
+from connector.stores.mapping import (
     CUSTOMER_ID_MAX,
     PO_NO_MAX,
     MappingContext,
@@ -29,7 +29,7 @@ from connector.mapping.common import (
     money,
     po_number,
 )
-from connector.mapping.woo import (
+from connector.stores.woocommerce.mapping import (
     woo_customer_to_ifs_customer,
     woo_guest_to_ifs_customer,
     woo_order_to_ifs_order,
