@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from connector.ifs.client import IfsODataClient
     from connector.models import Source, StagedRecord, Tenant
-    from connector.operations.reconcile import SourceReport
     from connector.pipeline.webhooks import Verdict
+    from connector.stores.reconciling import SourceReport
 
 #: Fetch one bounded window of a stream: ``(source_id, *, max_rows) -> (rows staged, more)``.
 Fetcher = Callable[..., tuple[int, bool]]

@@ -8,16 +8,16 @@ from decimal import Decimal
 from connector.ifs.client import IfsODataClient
 from connector.ifs.odata import odata_literal
 from connector.models import Source, Tenant
-from connector.operations.reconcile import (
+from connector.pipeline.targets import mapping_context
+from connector.stores.bigcommerce.flow import CAPTURE_EVENTS, bc_client
+from connector.stores.bigcommerce.mapping import voucher_text
+from connector.stores.reconciling import (
     SourceReport,
     compare_orders,
     explanations,
     ifs_orders_with_prefix,
     linked_customers,
 )
-from connector.pipeline.targets import mapping_context
-from connector.stores.bigcommerce.flow import CAPTURE_EVENTS, bc_client
-from connector.stores.bigcommerce.mapping import voucher_text
 
 
 def _ifs_voucher_texts(client: IfsODataClient, company: str, prefix: str) -> set[str]:

@@ -6,14 +6,14 @@ from decimal import Decimal
 
 from connector.ifs.client import IfsODataClient
 from connector.models import Source, Tenant
-from connector.operations.reconcile import (
+from connector.pipeline.targets import mapping_context
+from connector.stores.reconciling import (
     SourceReport,
     compare_orders,
     explanations,
     ifs_orders_with_prefix,
     linked_customers,
 )
-from connector.pipeline.targets import mapping_context
 from connector.stores.woocommerce.flow import woo_client
 
 

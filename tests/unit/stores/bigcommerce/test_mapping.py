@@ -33,7 +33,7 @@ from connector.stores.bigcommerce.schemas import (
 )
 from connector.stores.mapping import MappingContext, MappingError, guest_customer_id
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 RULES = {
     "payment": {"debit": "1930", "credit": "2990", "voucher_type": "M",
                 "dimensions": {"CodeB": "100"}},

@@ -36,7 +36,7 @@ from connector.stores.bigcommerce.schemas import (
 )
 from connector.stores.schemas import InvalidPayload
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 BASE = "https://api.bigcommerce.com"
 V2 = BASE + "/stores/k7p2r9/v2"
 V3 = BASE + "/stores/k7p2r9/v3"

@@ -36,7 +36,7 @@ from connector.stores.woocommerce.mapping import (
 )
 from sandbox.woocommerce import WooSimulator
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 CTX = MappingContext(company="10", site="S1", order_type="NO", prefix="WOO",
                      walk_in_customer="WALKIN")
 

@@ -39,7 +39,7 @@ from connector.stores.woocommerce.schemas import (
     validate_woo_order,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 SHOP = "https://shop.example.org"
 API = SHOP + "/wp-json/wc/v3"
 CK = "ck_4b1d6c0e2f8a9b7c5d3e1f0a2b4c6d8e0f1a3b5c"
