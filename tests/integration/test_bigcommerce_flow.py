@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from connector.cli import cli
 from connector.db import session_scope
 from connector.models import Alert, CustomerIndex, StagedRecord, WebhookDelivery
-from tests.integration.bc_harness import (  # noqa: F401 - fixtures
+from tests.integration.bigcommerce_harness import (  # noqa: F401 - fixtures
     POSTING_RULES,
     add_bc_source,
     bc_pipeline_fixture,

@@ -2,7 +2,7 @@
 webhooks), a real ``web`` process (gunicorn) that receives them, and helpers to configure a
 BigCommerce tenant and to post hand-made deliveries.
 
-Import the fixtures into the test module (``from tests.integration.bc_harness import
+Import the fixtures into the test module (``from tests.integration.bigcommerce_harness import
 bc_pipeline_fixture, bc_sim_fixture, web_fixture``); they register as ``bc_pipeline``,
 ``bc_sim`` and ``web``.
 """
