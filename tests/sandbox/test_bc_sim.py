@@ -30,7 +30,7 @@ from sandbox.bigcommerce import (
     BcConfig,
     BcSimulator,
 )
-from sandbox.bigcommerce_webhooks import sign
+from sandbox.bigcommerce.webhooks import sign
 from sandbox.common import ServerThread
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)

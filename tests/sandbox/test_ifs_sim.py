@@ -28,8 +28,8 @@ from sandbox.ifs import (
     IfsConfig,
     IfsSimulator,
 )
-from sandbox.ifs_batch import BatchResponse, parse_batch_response
-from sandbox.ifs_odata import format_key_value, parse_filter, parse_key_literal
+from sandbox.ifs.batch import BatchResponse, parse_batch_response
+from sandbox.ifs.odata import format_key_value, parse_filter, parse_key_literal
 
 OTHER_ID, OTHER_SECRET = "OTHER_CO", "other-secret"  # an IAM client allowed only company 20
 ROOT = "/main/ifsapplications/projection/v1"

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, unquote_plus
 
-from sandbox.woocommerce_errors import BASIC_REALM, WooError
-from sandbox.woocommerce_models import ApiKey
-from sandbox.woocommerce_store import WooState
+from sandbox.woocommerce.errors import BASIC_REALM, WooError
+from sandbox.woocommerce.models import ApiKey
+from sandbox.woocommerce.store import WooState
 
 NONCE_WINDOW_S = 15 * 60
 OAUTH_REQUIRED = (

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from sandbox.ifs_odata import ODataError
+from sandbox.ifs.odata import ODataError
 
 CRLF = b"\r\n"
 

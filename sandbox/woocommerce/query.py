@@ -13,8 +13,8 @@ from operator import attrgetter
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from sandbox.woocommerce_errors import invalid_params
-from sandbox.woocommerce_models import ORDER_STATUSES, Order, WpUser
+from sandbox.woocommerce.errors import invalid_params
+from sandbox.woocommerce.models import ORDER_STATUSES, Order, WpUser
 
 T = TypeVar("T")
 

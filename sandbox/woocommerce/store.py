@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.common import SimulatorState
-from sandbox.woocommerce_models import ApiKey, Order, Webhook, WpUser
+from sandbox.woocommerce.models import ApiKey, Order, Webhook, WpUser
 
 FIRST_ORDER_ID = 1001  # orders and refunds share the post id sequence, like WordPress posts
 FIRST_ITEM_ID = 1  # line/shipping/fee/coupon/tax lines share the order-item sequence

@@ -28,18 +28,18 @@ from typing import Any
 from flask import Flask
 
 from sandbox.common import make_app
-from sandbox.woocommerce_admin import admin_blueprint
-from sandbox.woocommerce_api import WooApi
-from sandbox.woocommerce_core import (
+from sandbox.woocommerce.admin import admin_blueprint
+from sandbox.woocommerce.api import WooApi
+from sandbox.woocommerce.core import (
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,
     DEFAULT_KEY_OWNER,
     WooConfig,
 )
-from sandbox.woocommerce_errors import WooError
-from sandbox.woocommerce_generator import PRODUCTS, generate
-from sandbox.woocommerce_models import parse_money, render_refund, render_webhook
-from sandbox.woocommerce_store import Mutating
+from sandbox.woocommerce.errors import WooError
+from sandbox.woocommerce.generator import PRODUCTS, generate
+from sandbox.woocommerce.models import parse_money, render_refund, render_webhook
+from sandbox.woocommerce.store import Mutating
 
 __all__ = [
     "DEFAULT_CONSUMER_KEY",

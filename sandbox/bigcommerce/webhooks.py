@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from sandbox.bigcommerce_model import BcConfig, BcError, Event
+from sandbox.bigcommerce.model import BcConfig, BcError, Event
 from sandbox.common import Clock
 
 ORDER_SCOPES = (

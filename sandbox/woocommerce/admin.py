@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
-from sandbox.woocommerce_core import DEFAULT_KEY_OWNER, WooConfig
-from sandbox.woocommerce_errors import WooError
-from sandbox.woocommerce_generator import PRODUCTS
-from sandbox.woocommerce_webhooks import Delivery, php_json
+from sandbox.woocommerce.core import DEFAULT_KEY_OWNER, WooConfig
+from sandbox.woocommerce.errors import WooError
+from sandbox.woocommerce.generator import PRODUCTS
+from sandbox.woocommerce.webhooks import Delivery, php_json
 
 if TYPE_CHECKING:
-    from sandbox.woocommerce import WooSimulator
+    from sandbox.woocommerce.simulator import WooSimulator
 
 
 def admin_blueprint(sim: WooSimulator) -> Blueprint:

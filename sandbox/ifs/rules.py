@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sandbox.common import SimulatorState
-from sandbox.ifs_model import ENTITIES, ApiResponse, CallContext, EntityDef, Key, Row, Store
-from sandbox.ifs_odata import (
+from sandbox.ifs.model import ENTITIES, ApiResponse, CallContext, EntityDef, Key, Row, Store
+from sandbox.ifs.odata import (
     ODataError,
     bad_request,
     business_error,
@@ -27,7 +27,7 @@ from sandbox.ifs_odata import (
 )
 
 if TYPE_CHECKING:
-    from sandbox.ifs import IfsConfig
+    from sandbox.ifs.simulator import IfsConfig
 
 OTHER_COMM_METHODS = ("MOBILE", "FAX", "WWW", "PAGER", "INTERCOM", "PARCEL")
 VOUCHER_STATUSES = ("Confirmed", "AwaitingApproval", "Waiting")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.bigcommerce_model import (
+from sandbox.bigcommerce.model import (
     FX_PER_USD,
     TAX_RATES,
     BcStore,

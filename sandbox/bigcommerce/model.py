@@ -2,7 +2,7 @@
 store with its mutations (each mutation returns the webhook events it implies).
 
 Everything follows ``reference/bigcommerce.md`` (sections cited inline). This module knows nothing
-about HTTP; :mod:`sandbox.bigcommerce` serves it and :mod:`sandbox.bigcommerce_webhooks` delivers
+about HTTP; :mod:`sandbox.bigcommerce` serves it and :mod:`sandbox.bigcommerce.webhooks` delivers
 the events.
 """
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sandbox.woocommerce_errors import WooError, invalid_params
-from sandbox.woocommerce_generator import PRODUCTS_BY_ID, PRODUCTS_BY_SKU
-from sandbox.woocommerce_models import (
+from sandbox.woocommerce.errors import WooError, invalid_params
+from sandbox.woocommerce.generator import PRODUCTS_BY_ID, PRODUCTS_BY_SKU
+from sandbox.woocommerce.models import (
     BILLING_FIELDS,
     COUPONS,
     ORDER_STATUSES,
@@ -33,8 +33,8 @@ from sandbox.woocommerce_models import (
     render_customer,
     render_order,
 )
-from sandbox.woocommerce_store import WooState
-from sandbox.woocommerce_webhooks import WebhookDispatcher
+from sandbox.woocommerce.store import WooState
+from sandbox.woocommerce.webhooks import WebhookDispatcher
 
 DEFAULT_CONSUMER_KEY = "ck_sandbox_0001"
 DEFAULT_CONSUMER_SECRET = "cs_sandbox_0001"

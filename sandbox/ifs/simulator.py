@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from flask import Blueprint, Response, jsonify, request
 
 from sandbox.common import ADMIN_PREFIX, ServerThread, SimulatorState, make_app
-from sandbox.ifs_batch import (
+from sandbox.ifs.batch import (
     BatchRequest,
     BatchResponse,
     ChangeSet,
@@ -45,7 +45,7 @@ from sandbox.ifs_batch import (
     parse_batch,
     render_batch,
 )
-from sandbox.ifs_model import (
+from sandbox.ifs.model import (
     BOOL,
     DATE,
     DATETIME,
@@ -63,7 +63,7 @@ from sandbox.ifs_model import (
     Row,
     Store,
 )
-from sandbox.ifs_odata import (
+from sandbox.ifs.odata import (
     Filter,
     ODataError,
     bad_request,
@@ -84,7 +84,7 @@ from sandbox.ifs_odata import (
     sort_key,
     split_path,
 )
-from sandbox.ifs_rules import BusinessRules
+from sandbox.ifs.rules import BusinessRules
 
 __all__ = [
     "DEFAULT_CLIENT_ID",

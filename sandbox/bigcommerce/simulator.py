@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.bigcommerce_model import (
+from sandbox.bigcommerce.model import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -50,8 +50,8 @@ from sandbox.bigcommerce_model import (
     parse_date,
     q2,
 )
-from sandbox.bigcommerce_seed import catalog, random_person, seed_store
-from sandbox.bigcommerce_webhooks import ApiAccount, BcWebhooks, Hook, domain_of
+from sandbox.bigcommerce.seed import catalog, random_person, seed_store
+from sandbox.bigcommerce.webhooks import ApiAccount, BcWebhooks, Hook, domain_of
 from sandbox.common import ADMIN_PREFIX, SimulatorState, make_app
 
 __all__ = [

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.woocommerce_models import (
+from sandbox.woocommerce.models import (
     BILLING_FIELDS,
     SHIPPING_FIELDS,
     CouponLine,
@@ -28,7 +28,7 @@ from sandbox.woocommerce_models import (
     ShippingLine,
     WpUser,
 )
-from sandbox.woocommerce_store import WooState
+from sandbox.woocommerce.store import WooState
 
 # --------------------------------------------------------------------------- catalogue
 

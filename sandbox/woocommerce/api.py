@@ -14,8 +14,8 @@ from typing import Any
 from flask import Flask, Response, request
 
 from sandbox.common import SimulatorState
-from sandbox.woocommerce_auth import authenticate, check_key_permission
-from sandbox.woocommerce_core import (
+from sandbox.woocommerce.auth import authenticate, check_key_permission
+from sandbox.woocommerce.core import (
     API_METHODS,
     DELETABLE_CUSTOMER_ROLES,
     MANAGER_ROLES,
@@ -24,8 +24,8 @@ from sandbox.woocommerce_core import (
     _as_bool,
     _valid_topic,
 )
-from sandbox.woocommerce_errors import WooError, invalid_params, no_route
-from sandbox.woocommerce_models import (
+from sandbox.woocommerce.errors import WooError, invalid_params, no_route
+from sandbox.woocommerce.models import (
     BILLING_FIELDS,
     SHIPPING_FIELDS,
     Order,
@@ -35,7 +35,7 @@ from sandbox.woocommerce_models import (
     render_refund,
     render_webhook,
 )
-from sandbox.woocommerce_query import (
+from sandbox.woocommerce.query import (
     WEBHOOK_ORDERBY,
     WEBHOOK_STATUS_PARAM,
     Params,
@@ -49,7 +49,7 @@ from sandbox.woocommerce_query import (
     sort_orders,
     wanted_statuses,
 )
-from sandbox.woocommerce_webhooks import php_json
+from sandbox.woocommerce.webhooks import php_json
 
 
 @dataclass
