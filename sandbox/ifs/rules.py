@@ -14,20 +14,12 @@ import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.common import SimulatorState
+from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.model import ENTITIES, ApiResponse, CallContext, EntityDef, Key, Row, Store
-from sandbox.ifs.odata import (
-    ODataError,
-    bad_request,
-    business_error,
-    make_objid,
-    next_objversion,
-)
-
-if TYPE_CHECKING:
-    from sandbox.ifs.simulator import IfsConfig
+from sandbox.ifs.odata import ODataError, bad_request, business_error, make_objid, next_objversion
 
 OTHER_COMM_METHODS = ("MOBILE", "FAX", "WWW", "PAGER", "INTERCOM", "PARCEL")
 VOUCHER_STATUSES = ("Confirmed", "AwaitingApproval", "Waiting")
