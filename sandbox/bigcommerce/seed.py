@@ -11,14 +11,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.bigcommerce.model import (
-    FX_PER_USD,
-    TAX_RATES,
-    BcStore,
-    Customer,
-    make_billing_address,
-    q2,
-)
+from sandbox.bigcommerce.customers import Customer, make_billing_address
+from sandbox.bigcommerce.model import FX_PER_USD, TAX_RATES, q2
+from sandbox.bigcommerce.store import BcStore
 
 FIRST_NAMES = (
     "Ana", "Bruno", "Chloe", "Daniel", "Emma", "Felix", "Greta", "Hugo", "Ines", "Jonas",

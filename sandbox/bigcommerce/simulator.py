@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.bigcommerce.customers import make_billing_address
 from sandbox.bigcommerce.model import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_CLIENT_ID,
@@ -41,16 +42,14 @@ from sandbox.bigcommerce.model import (
     TAX_RATES,
     BcConfig,
     BcError,
-    BcStore,
     Event,
-    Order,
-    make_billing_address,
     money,
-    now_seconds,
     parse_date,
     q2,
 )
+from sandbox.bigcommerce.orders import Order
 from sandbox.bigcommerce.seed import catalog, random_person, seed_store
+from sandbox.bigcommerce.store import BcStore, now_seconds
 from sandbox.bigcommerce.webhooks import ApiAccount, BcWebhooks, Hook, domain_of
 from sandbox.common import ADMIN_PREFIX, SimulatorState, make_app
 
