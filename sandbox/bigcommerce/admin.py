@@ -10,10 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from sandbox.bigcommerce.hooks import domain_of
 from sandbox.bigcommerce.model import BcConfig, BcError
 from sandbox.bigcommerce.responses import _json
 from sandbox.bigcommerce.store import BcStore
-from sandbox.bigcommerce.webhooks import BcWebhooks, domain_of
+from sandbox.bigcommerce.webhooks import BcWebhooks
 from sandbox.common import ADMIN_PREFIX, SimulatorState
 
 

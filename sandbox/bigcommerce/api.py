@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from sandbox.bigcommerce.hooks import Hook
 from sandbox.bigcommerce.model import ORDER_STATUSES, BcConfig, BcError, money, parse_date
 from sandbox.bigcommerce.orders import Order
 from sandbox.bigcommerce.responses import (
@@ -24,7 +25,7 @@ from sandbox.bigcommerce.responses import (
     _v3_page,
 )
 from sandbox.bigcommerce.store import BcStore
-from sandbox.bigcommerce.webhooks import BcWebhooks, Hook
+from sandbox.bigcommerce.webhooks import BcWebhooks
 from sandbox.common import SimulatorState
 
 

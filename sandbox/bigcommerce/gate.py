@@ -9,6 +9,7 @@ import math
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.bigcommerce.hooks import ApiAccount
 from sandbox.bigcommerce.model import BcConfig, BcError
 from sandbox.bigcommerce.responses import (
     _API_PATH,
@@ -19,7 +20,7 @@ from sandbox.bigcommerce.responses import (
     v3_error,
 )
 from sandbox.bigcommerce.store import BcStore
-from sandbox.bigcommerce.webhooks import ApiAccount, BcWebhooks
+from sandbox.bigcommerce.webhooks import BcWebhooks
 from sandbox.common import SimulatorState
 
 # §1 OAuth scopes: any scope of a family (read-only or modify) grants read access.

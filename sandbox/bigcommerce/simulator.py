@@ -31,6 +31,7 @@ from sandbox.bigcommerce.admin import BcAdmin
 from sandbox.bigcommerce.api import ApiRoutes
 from sandbox.bigcommerce.customers import make_billing_address
 from sandbox.bigcommerce.gate import HttpGate
+from sandbox.bigcommerce.hooks import ApiAccount
 from sandbox.bigcommerce.model import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_CLIENT_ID,
@@ -47,7 +48,7 @@ from sandbox.bigcommerce.orders import Order
 from sandbox.bigcommerce.ratelimit import RateLimiter
 from sandbox.bigcommerce.seed import catalog, random_person, seed_store
 from sandbox.bigcommerce.store import BcStore, now_seconds
-from sandbox.bigcommerce.webhooks import ApiAccount, BcWebhooks
+from sandbox.bigcommerce.webhooks import BcWebhooks
 from sandbox.common import SimulatorState, make_app
 
 __all__ = [

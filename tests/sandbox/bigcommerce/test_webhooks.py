@@ -17,7 +17,7 @@ import requests
 from standardwebhooks import Webhook
 
 from sandbox.bigcommerce import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_STORE_HASH
-from sandbox.bigcommerce.webhooks import sign
+from sandbox.bigcommerce.hooks import sign
 from tests.sandbox.bigcommerce.support import AUTH, Receiver, Sim, make_hook
 
 # --------------------------------------------------------------------------- hooks (§5)
