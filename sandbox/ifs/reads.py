@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from sandbox.common import SimulatorState
 from sandbox.ifs.config import IfsConfig
+from sandbox.ifs.filter import Filter, parse_filter
 from sandbox.ifs.model import (
     ENTITIES,
     INT,
@@ -24,14 +25,12 @@ from sandbox.ifs.model import (
     Store,
 )
 from sandbox.ifs.odata import (
-    Filter,
     bad_request,
     format_key_value,
     invalid_query,
     make_etag,
     not_found,
     not_implemented,
-    parse_filter,
     parse_key_predicate,
     parse_orderby,
     parse_segment,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.ifs.odata import format_key_value, parse_filter, parse_key_literal
+from sandbox.ifs.filter import parse_filter
+from sandbox.ifs.odata import format_key_value, parse_key_literal
 
 # ---------------------------------------------------------------------------------------------
 # Properties of the parsers (in-process)
