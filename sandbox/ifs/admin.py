@@ -12,8 +12,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from sandbox.common import ADMIN_PREFIX, SimulatorState
 from sandbox.ifs.config import IfsConfig
-from sandbox.ifs.model import ENTITIES, Key, Store
+from sandbox.ifs.model import ENTITIES
 from sandbox.ifs.odata import ODataError
+from sandbox.ifs.store import Key, Store
 
 
 def _config_type_problem(name: str, current: Any, value: Any) -> str | None:

@@ -16,8 +16,8 @@ from flask import Response, jsonify, request
 
 from sandbox.common import SimulatorState
 from sandbox.ifs.config import IfsConfig
-from sandbox.ifs.model import Store
 from sandbox.ifs.odata import ODataError
+from sandbox.ifs.store import Store
 
 
 @dataclass

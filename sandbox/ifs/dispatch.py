@@ -21,8 +21,9 @@ from sandbox.ifs.batch import (
     render_batch,
 )
 from sandbox.ifs.config import IfsConfig
-from sandbox.ifs.model import ENTITIES, PROJECTIONS, ApiResponse, CallContext, Store
+from sandbox.ifs.model import ENTITIES, PROJECTIONS, ApiResponse, CallContext
 from sandbox.ifs.odata import ODataError, not_found, parse_segment, split_path
+from sandbox.ifs.store import Store
 
 PROJECTION_ROOT = "/ifsapplications/projection/v1/"
 LAYERS = ("main", "int", "b2b")

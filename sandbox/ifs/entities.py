@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from sandbox.common import SimulatorState
 from sandbox.ifs.config import IfsConfig
-from sandbox.ifs.model import INSERT, ApiResponse, CallContext, EntityDef, Key, Row, Store
+from sandbox.ifs.model import INSERT, ApiResponse, CallContext, EntityDef
 from sandbox.ifs.odata import (
     ODataError,
     bad_request,
@@ -19,6 +19,7 @@ from sandbox.ifs.odata import (
     not_implemented,
     parse_segment,
 )
+from sandbox.ifs.store import Key, Row, Store
 
 
 class EntityHandlers:

@@ -16,8 +16,8 @@ from sandbox.ifs.model import (
     PROJECTIONS,
     STR,
     CallContext,
-    Store,
 )
+from sandbox.ifs.store import Store
 
 
 class ServiceMetadata:

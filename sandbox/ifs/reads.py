@@ -13,17 +13,7 @@ from urllib.parse import quote
 from sandbox.common import SimulatorState
 from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.filter import Filter, parse_filter
-from sandbox.ifs.model import (
-    ENTITIES,
-    INT,
-    STR,
-    ApiResponse,
-    CallContext,
-    EntityDef,
-    Key,
-    Row,
-    Store,
-)
+from sandbox.ifs.model import ENTITIES, INT, STR, ApiResponse, CallContext, EntityDef
 from sandbox.ifs.odata import (
     bad_request,
     format_key_value,
@@ -37,6 +27,7 @@ from sandbox.ifs.odata import (
     parse_select,
     sort_key,
 )
+from sandbox.ifs.store import Key, Row, Store
 
 # Characters left as-is when building nextLink/Location URLs (keys and OData syntax).
 _URL_SAFE = "'(),=$:@!*;"

@@ -18,8 +18,9 @@ from typing import Any
 
 from sandbox.common import SimulatorState
 from sandbox.ifs.config import IfsConfig
-from sandbox.ifs.model import ENTITIES, ApiResponse, CallContext, EntityDef, Key, Row, Store
+from sandbox.ifs.model import ENTITIES, ApiResponse, CallContext, EntityDef
 from sandbox.ifs.odata import ODataError, bad_request, business_error, make_objid, next_objversion
+from sandbox.ifs.store import Key, Row, Store
 
 OTHER_COMM_METHODS = ("MOBILE", "FAX", "WWW", "PAGER", "INTERCOM", "PARCEL")
 VOUCHER_STATUSES = ("Confirmed", "AwaitingApproval", "Waiting")

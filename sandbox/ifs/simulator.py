@@ -39,10 +39,11 @@ from sandbox.ifs.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT
 from sandbox.ifs.dispatch import ProjectionDispatch
 from sandbox.ifs.entities import EntityHandlers
 from sandbox.ifs.metadata import ServiceMetadata
-from sandbox.ifs.model import ENTITIES, CallContext, Key, Store
+from sandbox.ifs.model import ENTITIES, CallContext
 from sandbox.ifs.odata import error_body, make_etag
 from sandbox.ifs.reads import ODataReads
 from sandbox.ifs.rules import BusinessRules
+from sandbox.ifs.store import Key, Store
 from sandbox.ifs.writes import ODataWrites
 
 __all__ = [

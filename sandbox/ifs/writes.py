@@ -10,21 +10,9 @@ from typing import Any
 
 from sandbox.common import SimulatorState
 from sandbox.ifs.config import IfsConfig
-from sandbox.ifs.model import (
-    BOOL,
-    DATE,
-    DATETIME,
-    INT,
-    NUM,
-    RO,
-    STR,
-    CallContext,
-    EntityDef,
-    Key,
-    Row,
-    Store,
-)
+from sandbox.ifs.model import BOOL, DATE, DATETIME, INT, NUM, RO, STR, CallContext, EntityDef
 from sandbox.ifs.odata import bad_request, business_error, not_implemented
+from sandbox.ifs.store import Key, Row, Store
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME_RE = re.compile(
