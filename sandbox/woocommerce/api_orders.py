@@ -11,13 +11,7 @@ from flask import Response
 from sandbox.woocommerce.context import _Ctx
 from sandbox.woocommerce.core import WooConfig, _as_bool
 from sandbox.woocommerce.errors import WooError
-from sandbox.woocommerce.models import (
-    BILLING_FIELDS,
-    SHIPPING_FIELDS,
-    Order,
-    empty_address,
-    render_refund,
-)
+from sandbox.woocommerce.models import BILLING_FIELDS, SHIPPING_FIELDS, Order, empty_address
 from sandbox.woocommerce.query import (
     Params,
     filter_orders,
@@ -26,6 +20,7 @@ from sandbox.woocommerce.query import (
     sort_orders,
     wanted_statuses,
 )
+from sandbox.woocommerce.render import render_refund
 from sandbox.woocommerce.store import WooState
 
 

@@ -12,7 +12,7 @@ from flask import Response
 from sandbox.woocommerce.context import _Ctx
 from sandbox.woocommerce.core import WooConfig, _valid_topic
 from sandbox.woocommerce.errors import WooError, invalid_params
-from sandbox.woocommerce.models import Webhook, render_webhook
+from sandbox.woocommerce.models import Webhook
 from sandbox.woocommerce.query import (
     WEBHOOK_ORDERBY,
     WEBHOOK_STATUS_PARAM,
@@ -20,6 +20,7 @@ from sandbox.woocommerce.query import (
     customer_page_number,
     paginate,
 )
+from sandbox.woocommerce.render import render_webhook
 from sandbox.woocommerce.store import WooState
 
 

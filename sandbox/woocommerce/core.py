@@ -30,9 +30,8 @@ from sandbox.woocommerce.models import (
     merge_address,
     merge_meta,
     parse_money,
-    render_customer,
-    render_order,
 )
+from sandbox.woocommerce.render import render_customer, render_order
 from sandbox.woocommerce.store import WooState
 from sandbox.woocommerce.webhooks import WebhookDispatcher
 

@@ -38,7 +38,8 @@ from sandbox.woocommerce.core import (
 )
 from sandbox.woocommerce.errors import WooError
 from sandbox.woocommerce.generator import PRODUCTS, generate
-from sandbox.woocommerce.models import parse_money, render_refund, render_webhook
+from sandbox.woocommerce.models import parse_money
+from sandbox.woocommerce.render import render_refund, render_webhook
 from sandbox.woocommerce.store import Mutating
 
 __all__ = [
