@@ -6,8 +6,9 @@ import copy
 
 from flask import Response
 
+from sandbox.woocommerce.bodies import DELETABLE_CUSTOMER_ROLES
 from sandbox.woocommerce.context import _Ctx
-from sandbox.woocommerce.core import DELETABLE_CUSTOMER_ROLES, WooConfig
+from sandbox.woocommerce.core import WooConfig
 from sandbox.woocommerce.errors import WooError
 from sandbox.woocommerce.models import WpUser
 from sandbox.woocommerce.query import (

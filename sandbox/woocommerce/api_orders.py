@@ -8,8 +8,9 @@ import string
 
 from flask import Response
 
+from sandbox.woocommerce.bodies import _as_bool
 from sandbox.woocommerce.context import _Ctx
-from sandbox.woocommerce.core import WooConfig, _as_bool
+from sandbox.woocommerce.core import WooConfig
 from sandbox.woocommerce.errors import WooError
 from sandbox.woocommerce.models import BILLING_FIELDS, SHIPPING_FIELDS, Order, empty_address
 from sandbox.woocommerce.query import (
