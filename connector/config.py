@@ -111,6 +111,7 @@ class Settings:
     ifs_budget_per_min: int = 600
     webhook_max_body_bytes: int = 1_048_576
     webhook_tolerance_s: int = 300
+    webhook_fetches_per_min: int = 6
     public_url: str | None = None
     admin_user: str | None = None
     admin_password: Secret | None = None
@@ -177,6 +178,7 @@ class Settings:
             ifs_budget_per_min=_int(env, "MLC_IFS_BUDGET_PER_MIN", 600, 1),
             webhook_max_body_bytes=_int(env, "MLC_WEBHOOK_MAX_BODY_BYTES", 1_048_576, 1024),
             webhook_tolerance_s=_int(env, "MLC_WEBHOOK_TOLERANCE_S", 300, 1),
+            webhook_fetches_per_min=_int(env, "MLC_WEBHOOK_FETCHES_PER_MIN", 6, 1),
             public_url=_url(env, "MLC_PUBLIC_URL", ("http", "https")),
             admin_user=env.get("MLC_ADMIN_USER", "").strip() or None,
             admin_password=Secret(password) if password else None,

@@ -58,6 +58,7 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
             click.echo(line)
             last = line
         if progress.settled:
+            _fail_if_paused(active, tenant_name)
             click.echo("settled")
             return
         time.sleep(1.0)
@@ -65,6 +66,22 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
 
 
 
+
+def _fail_if_paused(source_ids: list[int], tenant_name: str) -> None:
+    """A source paused during the sync (its key stopped working, its stored secret cannot be
+    decrypted) did not sync: say so and exit 1 instead of "settled"."""
+    from connector.db import session_scope
+    from connector.models import Source
+
+    with session_scope() as s:
+        stopped = [(src.name, src.status, src.status_reason)
+                   for sid in source_ids if (src := s.get(Source, sid)) is not None
+                   and src.status != "active"]
+    if stopped:
+        for name, status, reason in stopped:
+            click.echo(f"source {name} is {status}: {reason or 'no reason'}", err=True)
+        fail(f"the sync did not complete: {len(stopped)} source(s) stopped (see "
+             f"`ml-connector alerts --tenant {tenant_name}`)", 1)
 
 @click.command()
 @click.option("--tenant", "tenant_name", required=True)

@@ -15,9 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.crypto import Vault
+from connector.logs import scrub
 from connector.models import Source, SyncCursor, Tenant
 from connector.pipeline.audit import audit_operator
 from connector.pipeline.targets import store_source_credentials
+from connector.pipeline.webhooks import safe_name
 from connector.stores.registry import get_store, systems
 
 
@@ -63,8 +65,18 @@ def get_source(session: Session, tenant: Tenant, name: str) -> Source:
     return source
 
 
+def check_name(name: str, what: str) -> str:
+    """Tenant and source names appear in webhook URLs and log lines: only the safe alphabet
+    (ASCII letters, digits, ``-``, ``_``; starting with a letter or digit; 1–63 characters)."""
+    if not safe_name(name):
+        raise InvalidInput(f"{what} name {name!r} must be 1-63 ASCII letters, digits, '-' or "
+                           "'_', starting with a letter or digit")
+    return name
+
+
 def add_tenant(session: Session, name: str, company: str) -> Tenant:
-    if not name.strip() or not company.strip():
+    check_name(name, "tenant")
+    if not company.strip():
         raise InvalidInput("tenant name and company code must not be empty")
     tenant = Tenant(name=name.strip(), company=company.strip(), ifs_settings={},
                     posting_rules={}, settings={})
@@ -133,6 +145,7 @@ def add_source(
 ) -> Source:
     if system not in systems():
         raise InvalidInput(f"system must be one of {', '.join(systems())}, got {system!r}")
+    check_name(name, "source")
     source = Source(
         tenant_id=tenant.id,
         name=name,
@@ -178,7 +191,7 @@ def set_credentials(
 
 def set_source_status(session: Session, source: Source, status: str, reason: str | None) -> None:
     source.status = status
-    source.status_reason = reason
+    source.status_reason = scrub(reason)
     audit_operator(session, source.tenant_id, "source", source.name, status)
 
 
