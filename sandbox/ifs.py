@@ -144,6 +144,9 @@ class IfsConfig:
     max_top: int = 5000
     etag_churn_ratio: float = 0.0  # PATCH: another IFS user bumps the row first → 412
     mi_modified_ratio: float = 0.0  # projection calls answered 500 MI_MODIFIED_ERROR
+    # Writes answered 400 with an error message that echoes the request's Authorization
+    # header (some gateways and servlet containers do this): a secret-leak test switch.
+    echo_authorization_ratio: float = 0.0
     email_method_id: str = "E_MAIL"  # CommunicationMethods.MethodId of e-mail (tenant-specific)
     phone_method_id: str = "PHONE"
     default_currency: str = "EUR"
@@ -522,6 +525,15 @@ class IfsSimulator(BusinessRules):
                     500,
                     "MI_MODIFIED_ERROR",
                     "The projection metadata has been modified. Refresh and try again.",
+                )
+            if request.method != "GET" and self.state.faults.applies(
+                    request.method, request.path) and self._roll(
+                    self._switch("echo_authorization_ratio")):
+                raise ODataError(
+                    400,
+                    "ODP_BAD_REQUEST",
+                    "Request rejected. Request headers: Authorization: "
+                    f"{request.headers.get('Authorization', '')}",
                 )
             companies = tuple(str(c) for c in self.config.clients[client_id].get("companies", []))
             ctx = CallContext(
