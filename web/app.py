@@ -67,6 +67,14 @@ def create_app() -> Flask:
         log.warning("webhook refused: body over %d bytes", get_settings().webhook_max_body_bytes)
         return jsonify({"error": "body too large"}), 413
 
+    @app.errorhandler(404)
+    def not_found(_: Any) -> Any:
+        return jsonify({"error": "not found"}), 404
+
+    @app.errorhandler(405)
+    def not_allowed(_: Any) -> Any:
+        return jsonify({"error": "method not allowed"}), 405
+
     @app.errorhandler(400)
     def bad_request(_: Any) -> Any:
         log.warning("request refused: malformed (%s %s)", request.method, request.path[:200])
