@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connector.crypto import Vault
+from connector.crypto import Vault, VaultError
 from connector.logs import scrub
 from connector.models import Source, SyncCursor, Tenant
 from connector.pipeline.audit import audit_operator
@@ -195,11 +195,24 @@ def set_source_status(session: Session, source: Source, status: str, reason: str
     audit_operator(session, source.tenant_id, "source", source.name, status)
 
 
-def rotate_keys(session_factory: Any, vault: Vault, batch_size: int = 200) -> int:
+_SECRET_COLUMNS = ((Tenant, "ifs_secret_enc"), (Source, "credentials_enc"))
+
+
+def secret_row_name(session: Session, row: Tenant | Source) -> str:
+    """How an operator recognises a stored secret: ``tenant acme (IFS client secret)``."""
+    if isinstance(row, Tenant):
+        return f"tenant {row.name} (IFS client secret)"
+    tenant = session.get(Tenant, row.tenant_id)
+    return f"source {tenant.name if tenant else row.tenant_id}/{row.name} (credentials)"
+
+
+def rotate_keys(session_factory: Any, vault: Vault, batch_size: int = 200,
+                failures: list[str] | None = None) -> int:
     """Re-encrypt every stored secret under the newest key, in batches. Idempotent: tokens
-    already under the newest key are left alone. Returns how many values were rotated."""
+    already under the newest key are left alone. Returns how many values were rotated; a row
+    no configured key opens is left as it is and named in ``failures`` (when given)."""
     rotated = 0
-    for model, column in ((Tenant, "ifs_secret_enc"), (Source, "credentials_enc")):
+    for model, column in _SECRET_COLUMNS:
         last_id = 0
         while True:
             with session_factory() as session:
@@ -215,7 +228,33 @@ def rotate_keys(session_factory: Any, vault: Vault, batch_size: int = 200) -> in
                 for row in rows:
                     last_id = row.id
                     token = getattr(row, column)
-                    if not vault.is_current(token):
+                    if vault.is_current(token):
+                        continue
+                    try:
                         setattr(row, column, vault.rotate(token))
-                        rotated += 1
+                    except VaultError:
+                        if failures is not None:
+                            failures.append(secret_row_name(session, row))
+                        continue
+                    rotated += 1
     return rotated
+
+
+def check_keys(session_factory: Any, vault: Vault) -> tuple[int, list[str], list[str]]:
+    """Try to decrypt every stored secret: ``(how many open, rows no key opens, rows not yet
+    under the newest key)``."""
+    opened, broken, stale = 0, [], []
+    for model, column in _SECRET_COLUMNS:
+        with session_factory() as session:
+            for row in session.scalars(select(model).where(getattr(model, column).is_not(None))
+                                       .order_by(model.id)):
+                token = getattr(row, column)
+                try:
+                    vault.decrypt(token)
+                except VaultError:
+                    broken.append(secret_row_name(session, row))
+                    continue
+                opened += 1
+                if not vault.is_current(token):
+                    stale.append(secret_row_name(session, row))
+    return opened, broken, stale
