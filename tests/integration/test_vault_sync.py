@@ -37,5 +37,7 @@ def test_sync_wait_exits_1_when_a_secret_cannot_be_decrypted(pipeline: dict[str,
     with session_scope() as s:
         alerts = s.scalars(select(Alert).where(Alert.source_id == source)).all()
         assert [a.kind for a in alerts] == ["vault"]
-    log = open(pipeline["worker"].log_path, errors="replace").read()
+    from pathlib import Path
+
+    log = Path(pipeline["worker"].log_path).read_text(errors="replace")
     assert "VaultError" not in log  # no traceback per task
