@@ -150,9 +150,8 @@ def beat(loglevel: str) -> None:
 @click.option("--port", default=5555, show_default=True, type=int)
 @click.option("--address", default="127.0.0.1", show_default=True)
 def flower(port: int, address: str) -> None:
-    """Run the Flower dashboard behind basic auth (MLC_ADMIN_USER / MLC_ADMIN_PASSWORD)."""
-    import os
-
+    """Run the Flower dashboard behind basic auth (MLC_ADMIN_USER / MLC_ADMIN_PASSWORD); its
+    /metrics and /healthcheck ask for the same credentials."""
     bootstrap()
     settings = get_settings()
     if not settings.admin_user or not settings.admin_password:
@@ -160,8 +159,8 @@ def flower(port: int, address: str) -> None:
             "MLC_ADMIN_PASSWORD",
             "Flower requires MLC_ADMIN_USER and MLC_ADMIN_PASSWORD (no open dashboard)",
         )
-    # Passed through the environment, not argv, so the password is not visible in `ps`.
-    os.environ["FLOWER_BASIC_AUTH"] = f"{settings.admin_user}:{settings.admin_password.reveal()}"
     from tasks.app import app
+    from tasks.flower import run_flower
 
-    app.start(["flower", f"--port={port}", f"--address={address}"])
+    run_flower(app, user=settings.admin_user, password=settings.admin_password.reveal(),
+               port=port, address=address)
