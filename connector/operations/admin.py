@@ -15,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.crypto import Vault, VaultError
+from connector.errors import ConnectorError
 from connector.logs import scrub
 from connector.models import Source, SyncCursor, Tenant
+from connector.operations.settings import source_setting_problems
 from connector.pipeline.audit import audit_operator
 from connector.pipeline.targets import store_source_credentials
 from connector.pipeline.webhooks import safe_name
@@ -103,11 +105,68 @@ class IfsTarget:
     extra: dict[str, Any] | None = None
 
 
+class CheckFailed(AdminError):
+    """A connection test (``ifs set-target``, ``source add``) failed: nothing was stored.
+    Exit 2 when the remote system refused what the operator gave (credentials, URL, realm),
+    1 when it could not be asked (unreachable, rate-limited, 5xx)."""
+
+    def __init__(self, message: str, *, bad_input: bool) -> None:
+        super().__init__(message)
+        self.exit_code = 2 if bad_input else 1
+
+
+def _check_failure(what: str, exc: ConnectorError) -> CheckFailed:
+    bad_input = not exc.retryable
+    hint = "" if bad_input else " (or skip the test with --no-check)"
+    return CheckFailed(f"{what}: {exc}{hint}", bad_input=bad_input)
+
+
+def ifs_token_url(target: IfsTarget) -> str:
+    base = check_url(target.base_url, "IFS base URL")
+    return target.token_url or f"{base}/auth/realms/{target.realm}/protocol/openid-connect/token"
+
+
+def check_ifs_target(target: IfsTarget) -> None:
+    """A token grant with the given client, then one read (the first customer): says whether
+    the secret, realm and URL work before anything is stored."""
+    from connector.config import Secret
+    from connector.ifs.auth import IfsTokenManager
+    from connector.ifs.client import IfsODataClient
+
+    if not target.client_secret:
+        raise InvalidInput("the IFS client secret must not be empty")
+    tokens = IfsTokenManager(ifs_token_url(target), target.client_id,
+                             Secret(target.client_secret))
+    try:
+        tokens.get_token()
+    except ConnectorError as exc:
+        raise _check_failure("IFS did not grant a token", exc) from None
+    client = IfsODataClient(check_url(target.base_url, "IFS base URL"), tokens)
+    try:
+        next(iter(client.query("CustomerHandling", "CustomerInfoSet", select="CustomerId",
+                               top=1)), None)
+    except ConnectorError as exc:
+        raise _check_failure("IFS granted a token but refused a read", exc) from None
+
+
+def check_source(system: str, base_url: str, credentials: dict[str, str],
+                 settings: dict[str, Any]) -> None:
+    """One authenticated read from the store with credentials not stored yet."""
+    store = get_store(system)
+    if store.check_connection is None:
+        return
+    check_url(base_url, "source base URL")
+    try:
+        store.check_connection(base_url.rstrip("/"), check_credentials(system, credentials),
+                               settings)
+    except ConnectorError as exc:
+        raise _check_failure(f"{store.label} refused or did not answer the test read",
+                             exc) from None
+
+
 def set_ifs_target(session: Session, vault: Vault, tenant: Tenant, target: IfsTarget) -> None:
     base = check_url(target.base_url, "IFS base URL")
-    token_url = (
-        target.token_url or f"{base}/auth/realms/{target.realm}/protocol/openid-connect/token"
-    )
+    token_url = ifs_token_url(target)
     check_url(token_url, "IFS token URL")
     settings = dict(tenant.ifs_settings or {})
     settings.update(
@@ -146,6 +205,9 @@ def add_source(
     if system not in systems():
         raise InvalidInput(f"system must be one of {', '.join(systems())}, got {system!r}")
     check_name(name, "source")
+    problems = source_setting_problems(settings or {})
+    if problems:
+        raise InvalidInput("; ".join(problems) + " (see docs/configuration.md)")
     source = Source(
         tenant_id=tenant.id,
         name=name,
