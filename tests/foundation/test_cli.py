@@ -30,8 +30,9 @@ def test_tenant_lifecycle_and_exit_codes(clean_db: None, runner: CliRunner) -> N
 
 def test_ifs_target_and_sources(clean_db: None, runner: CliRunner, tmp_path: Path) -> None:
     runner.invoke(cli, ["tenant", "add", "acme", "--company", "10"])
-    r = runner.invoke(cli, ["ifs", "set-target", "--no-check", "--tenant", "acme", "--base-url", "not a url",
-                            "--realm", "r", "--client-id", "c"], input="sec-ret-1\n")
+    r = runner.invoke(cli, ["ifs", "set-target", "--no-check", "--tenant", "acme",
+                            "--base-url", "not a url", "--realm", "r", "--client-id", "c"],
+                      input="sec-ret-1\n")
     assert r.exit_code == 2 and "IFS base URL" in r.output
     secret_file = tmp_path / "secret"
     secret_file.write_text("sec-ret-1\n")
