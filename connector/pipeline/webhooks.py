@@ -142,6 +142,7 @@ def find_source(s: Session, tenant_name: str, source_name: str, system: str) -> 
 def store_delivery(s: Session, source: Source, *, dedupe: str, message_id: str | None, topic: str,
            entity: str | None, resource_id: str | None, body: dict[str, Any]) -> bool:
     """Insert the delivery; False when it was already received (a redelivery: no-op)."""
+    message_id = clean_text(message_id, 200) if message_id else None
     if message_id and s.scalar(select(WebhookDelivery.id).where(
             WebhookDelivery.source_id == source.id,
             WebhookDelivery.message_id == message_id).limit(1)) is not None:
@@ -149,9 +150,8 @@ def store_delivery(s: Session, source: Source, *, dedupe: str, message_id: str |
     new_id = s.execute(
         insert(WebhookDelivery).values(
             tenant_id=source.tenant_id, source_id=source.id, dedupe_key=clean_text(dedupe, 200),
-            message_id=(message_id or None) and clean_text(message_id, 200),
-            topic=clean_text(topic, 100), entity=entity, resource_id=resource_id,
-            body=jsonb_safe(body), state="received")
+            message_id=message_id, topic=clean_text(topic, 100), entity=entity,
+            resource_id=resource_id, body=jsonb_safe(body), state="received")
         .on_conflict_do_nothing(constraint="uq_webhook_deliveries_dedupe")
         .returning(WebhookDelivery.id)).scalar_one_or_none()
     return new_id is not None
