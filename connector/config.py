@@ -114,6 +114,7 @@ class Settings:
     public_url: str | None = None
     admin_user: str | None = None
     admin_password: Secret | None = None
+    initial_sync_days: int = 30
 
     @property
     def embedded_database(self) -> bool:
@@ -180,6 +181,7 @@ class Settings:
             public_url=_url(env, "MLC_PUBLIC_URL", ("http", "https")),
             admin_user=env.get("MLC_ADMIN_USER", "").strip() or None,
             admin_password=Secret(password) if password else None,
+            initial_sync_days=_int(env, "MLC_INITIAL_SYNC_DAYS", 30, 0),
         )
 
     def with_services(self, database_url: str, redis_url: str,

@@ -25,7 +25,6 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
     """Run a sync now: every stream of the tenant's (or one) source is fetched at once."""
     import time
 
-    from connector.operations.progress import tenant_progress
     from connector.pipeline.dispatch import request_now
 
     started = time.time()  # before the request: beat may dispatch it at once
@@ -49,18 +48,16 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
     click.echo(f"sync requested for {len(active)} source(s) of {tenant_name}")
     if not wait:
         return
-    deadline = started + timeout
-    last = ""
-    while time.time() < deadline:
-        progress = tenant_progress(tenant_id, since=started, source_ids=active)
-        line = progress.line()
-        if line != last:
-            click.echo(line)
-            last = line
-        if progress.settled:
-            click.echo("settled")
-            return
-        time.sleep(1.0)
+    from connector.cli.progress import wait_settled
+
+    progress = wait_settled(tenant_id, started=started, source_ids=active, timeout=timeout)
+    if progress is not None:
+        if progress.failed or progress.parked:
+            fail(f"settled with {progress.failed} record(s) failed and {progress.parked} "
+                 f"parked (see `ml-connector records --tenant {tenant_name}`; fix and "
+                 "`ml-connector replay`)", 1)
+        click.echo(f"settled: {progress.finished} record(s) synced, none failed or parked")
+        return
     fail(f"not settled after {timeout}s (see `ml-connector records --tenant {tenant_name}`)", 1)
 
 
@@ -100,6 +97,23 @@ def replay(tenant_name: str, ids: tuple[int, ...], source_name: str | None,
 # --- processes (Procfile) --------------------------------------------------------------------
 
 
+def _quiet_root_warning() -> None:
+    """Celery prints a screenful about superuser privileges when the worker runs as root.
+    Containers and CI often run as root on purpose (the project's Dockerfile does not: it runs
+    as an unprivileged user); one log line says it instead. Pickle is never accepted
+    (tasks/app.py), which is what makes root dangerous for a Celery worker."""
+    import logging
+    import os
+    import warnings
+
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        from celery.exceptions import SecurityWarning
+
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+        logging.getLogger(__name__).warning(
+            "worker running as root (uid 0); prefer an unprivileged user (see deploy/Dockerfile)")
+
+
 @click.command()
 @click.option("--queues", default="fetch,transform,load,maintenance", show_default=True)
 @click.option("--concurrency", type=int, default=None, help="Pool size (default: CPU count).")
@@ -107,6 +121,7 @@ def replay(tenant_name: str, ids: tuple[int, ...], source_name: str | None,
 def worker(queues: str, concurrency: int | None, loglevel: str) -> None:
     """Run a Celery worker (the `worker` process)."""
     bootstrap()
+    _quiet_root_warning()
     from tasks.app import app
 
     argv = ["worker", "-Q", queues, "--loglevel", loglevel, "-E", "--without-gossip"]

@@ -12,7 +12,9 @@ from connector.cli.common import bootstrap
 @click.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, envvar="MLC_WEB_BIND",
               help="host:port (env MLC_WEB_BIND; PaaS platforms pass 0.0.0.0:$PORT).")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              envvar="WEB_CONCURRENCY",
+              help="gunicorn worker processes (env WEB_CONCURRENCY, as Heroku sets it).")
 def web(bind: str, workers: int) -> None:
     """Serve webhooks, health and operator pages under gunicorn (the `web` process)."""
     bootstrap()
