@@ -68,6 +68,30 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise ConfigError(name, f"must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
 def _keys(env: Mapping[str, str], name: str) -> tuple[Secret, ...]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -115,6 +139,16 @@ class Settings:
     admin_user: str | None = None
     admin_password: Secret | None = None
     initial_sync_days: int = 30
+    alert_lag_s: int = 1800
+    alert_failure_rate: float = 0.25
+    alert_failure_min: int = 5
+    alert_window_s: int = 900
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: Secret | None = None
+    smtp_from: str = "ml-connector@localhost"
+    smtp_starttls: bool = True
 
     @property
     def embedded_database(self) -> bool:
@@ -160,6 +194,7 @@ class Settings:
                 "MLC_RETRY_BACKOFF_MAX_S", f"must be below MLC_VISIBILITY_TIMEOUT_S ({visibility})"
             )
         password = env.get("MLC_ADMIN_PASSWORD", "")
+        smtp_password = env.get("MLC_SMTP_PASSWORD", "")
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -182,6 +217,16 @@ class Settings:
             admin_user=env.get("MLC_ADMIN_USER", "").strip() or None,
             admin_password=Secret(password) if password else None,
             initial_sync_days=_int(env, "MLC_INITIAL_SYNC_DAYS", 30, 0),
+            alert_lag_s=_int(env, "MLC_ALERT_LAG_S", 1800, 60),
+            alert_failure_rate=_ratio(env, "MLC_ALERT_FAILURE_RATE", 0.25),
+            alert_failure_min=_int(env, "MLC_ALERT_FAILURE_MIN", 5, 1),
+            alert_window_s=_int(env, "MLC_ALERT_WINDOW_S", 900, 60),
+            smtp_host=env.get("MLC_SMTP_HOST", "").strip() or None,
+            smtp_port=_int(env, "MLC_SMTP_PORT", 587, 1),
+            smtp_user=env.get("MLC_SMTP_USER", "").strip() or None,
+            smtp_password=Secret(smtp_password) if smtp_password else None,
+            smtp_from=env.get("MLC_SMTP_FROM", "").strip() or "ml-connector@localhost",
+            smtp_starttls=_bool(env, "MLC_SMTP_STARTTLS", True),
         )
 
     def with_services(self, database_url: str, redis_url: str,

@@ -106,6 +106,8 @@ class SyncCursor(Base):
     running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: End of the last fetch that did not fail (lag and the ``source_lagging`` alert).
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StagedRecord(Base):
@@ -309,5 +311,8 @@ class AlertNotification(Base):
     state: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: When the next attempt is due (a claimed delivery moves it forward: its lease).
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=_now())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -71,13 +71,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                       "schedule": float(min(30, max(1, settings.sweep_after_s // 2)))},
             "enrich": {"task": "maintenance.enrich_all", "schedule": 300.0},
             "bigcommerce-hooks": {"task": "bigcommerce.hooks_health_all", "schedule": 900.0},
+            "notify": {"task": "notify.sweep", "schedule": float(settings.dispatch_interval_s)},
+            "watch": {"task": "maintenance.watch", "schedule": 60.0},
         },
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
     }
 
 
-TASK_MODULES = ["tasks.sync", "tasks.maintenance", "tasks.bigcommerce"]
+TASK_MODULES = ["tasks.sync", "tasks.maintenance", "tasks.bigcommerce", "tasks.notify"]
 
 app = Celery("ml_connector", include=TASK_MODULES)
 app.conf.update(celery_config(get_settings()))

@@ -107,8 +107,7 @@ def source_health(session: Session, *, now: datetime | None = None,
         if tenant.id not in usage:
             usage[tenant.id] = budget_usage(redis, ifs_budget_key(tenant.id))
         used, waits = usage[tenant.id]
-        ok_runs = [c.last_run_at for c in cursors[src.id]
-                   if c.last_run_at is not None and c.last_error is None]
+        ok_runs = [c.last_success_at for c in cursors[src.id] if c.last_success_at is not None]
         last_success = max(ok_runs) if ok_runs else None
         lag = None
         if cursors[src.id] and len(ok_runs) == len(cursors[src.id]):

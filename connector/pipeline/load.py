@@ -19,7 +19,7 @@ from connector.db import get_engine, session_scope
 from connector.errors import Conflict
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import records
-from connector.pipeline.audit import WriteContext
+from connector.pipeline.audit import IFS_AUTH_FAILED, WriteContext, resolve_alerts
 from connector.pipeline.executor import PlanExecutor
 from connector.pipeline.links import get_link, index_customer, save_link, snapshot
 from connector.pipeline.records import Parked
@@ -128,6 +128,8 @@ def _load_locked(staged_id: int) -> LoadResult:
         if plan.get("kind") == "customer" and plan.get("email"):
             index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
         records.mark_done(s, rec)
+        # IFS took a write: an open "IFS rejects our credentials" alert is over.
+        resolve_alerts(s, tenant_id=tenant.id, source_id=None, kind=IFS_AUTH_FAILED)
     return LoadResult("done", ifs_key=ifs_key)
 
 

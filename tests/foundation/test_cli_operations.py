@@ -229,7 +229,7 @@ def test_status_per_source_health(clean_db: None, runner: CliRunner) -> None:
     ran = datetime.now(UTC) - timedelta(minutes=10)
     with session_scope() as s:
         for c in s.scalars(select(SyncCursor).where(SyncCursor.source_id == source_id)):
-            c.last_run_at = ran
+            c.last_run_at = c.last_success_at = ran
         s.add(WebhookDelivery(tenant_id=tenant_id, source_id=source_id, dedupe_key="d1",
                               topic="order.created", state="enqueued", body={}))
     budget = RedisBudget(get_redis(), f"ifs:tenant-{tenant_id}", 600)

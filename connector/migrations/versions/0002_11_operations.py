@@ -1,4 +1,4 @@
-"""operations: backfill runs, notification channels, alert notifications
+"""operations: backfill runs, notification channels, alert notifications, last fetch success
 
 Revision ID: 0002_11
 Revises: 0001
@@ -61,6 +61,8 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=20), server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+                  nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
                   nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
@@ -76,7 +78,12 @@ def upgrade() -> None:
     )
 
 
+    op.add_column("sync_cursors",
+                  sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True))
+
+
 def downgrade() -> None:
+    op.drop_column("sync_cursors", "last_success_at")
     op.drop_table("alert_notifications")
     op.drop_table("notification_channels")
     op.drop_index("uq_backfill_runs_active", table_name="backfill_runs",
