@@ -139,6 +139,7 @@ class Settings:
     admin_user: str | None = None
     admin_password: Secret | None = None
     initial_sync_days: int = 30
+    log_format: str = "text"
     alert_lag_s: int = 1800
     alert_failure_rate: float = 0.25
     alert_failure_min: int = 5
@@ -195,6 +196,9 @@ class Settings:
             )
         password = env.get("MLC_ADMIN_PASSWORD", "")
         smtp_password = env.get("MLC_SMTP_PASSWORD", "")
+        log_format = env.get("MLC_LOG_FORMAT", "text").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise ConfigError("MLC_LOG_FORMAT", f"must be text or json, got {log_format!r}")
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -217,6 +221,7 @@ class Settings:
             admin_user=env.get("MLC_ADMIN_USER", "").strip() or None,
             admin_password=Secret(password) if password else None,
             initial_sync_days=_int(env, "MLC_INITIAL_SYNC_DAYS", 30, 0),
+            log_format=log_format,
             alert_lag_s=_int(env, "MLC_ALERT_LAG_S", 1800, 60),
             alert_failure_rate=_ratio(env, "MLC_ALERT_FAILURE_RATE", 0.25),
             alert_failure_min=_int(env, "MLC_ALERT_FAILURE_MIN", 5, 1),

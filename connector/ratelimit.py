@@ -136,6 +136,10 @@ def _count_use(client: redis.Redis, key: str, n: int, *, waited: bool) -> None:
     """Count granted tokens and refusals per slot (``status`` shows them; best effort)."""
     import time
 
+    if waited:
+        from connector import metrics
+
+        metrics.budget_wait(key.removeprefix(KEY_PREFIX))
     slot = int(time.time()) // USAGE_SLOT_S
     name = _usage_key(key, "wait" if waited else "used", slot)
     try:

@@ -6,6 +6,7 @@ import logging
 
 from connector import embedded
 from connector.config import Settings, get_settings, set_settings
+from connector.logformat import configure_format
 from connector.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ def bootstrap(settings: Settings | None = None) -> Settings:
     """Resolve the settings of this process (starting embedded servers when configured so)."""
     settings = settings or get_settings()
     setup_logging(settings.log_level)
+    configure_format(settings.log_format)
     if settings.embedded_database or settings.embedded_redis or not settings.encryption_keys:
         settings = embedded.start(settings)
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_prerun, worker_process_init, worker_process_shutdown
 from kombu import Queue
 
 from connector.config import Settings, get_settings
@@ -93,3 +93,21 @@ def _fresh_connections(**_: Any) -> None:
 
     reset_engine()
     reset_handles()
+
+
+@task_prerun.connect
+def _task_log_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    """Each task starts a fresh log context with its id (JSON logs: ``task_id``, ``task``)."""
+    from connector.logformat import reset_context
+
+    reset_context(task_id=task_id, task=getattr(task, "name", None))
+
+
+@worker_process_shutdown.connect
+def _forget_metrics(**_: Any) -> None:
+    """A pool process exits: its live metrics go (Prometheus multiprocess mode)."""
+    import os
+
+    from connector.metrics import mark_process_dead
+
+    mark_process_dead(os.getpid())

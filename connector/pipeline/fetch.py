@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from connector.db import session_scope
 from connector.errors import AuthError, ConnectorError
+from connector.logformat import bind
 from connector.models import Source, SyncCursor
 from connector.pipeline.audit import SOURCE_AUTH_FAILED, audit, raise_alert, resolve_alerts
 from connector.pipeline.dispatch import finish_fetch
@@ -40,6 +41,7 @@ def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) 
             _release(source_id, stream, error=None, more=False)
             return FetchResult(0, False, paused=source is not None)
         system, tenant_id = source.system, source.tenant_id
+    bind(tenant=tenant_id, source=source_id)
     try:
         fn = get_store(system).stream(stream).fetch
         staged, more = fn(source_id, max_rows=max_rows)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from connector import metrics
 from connector.config import get_settings
 from connector.db import session_scope
 from connector.models import Alert, AlertNotification, NotificationChannel, Source, Tenant
@@ -80,6 +81,7 @@ def deliver(notification_id: int) -> str:
         try:
             send(channel, message)
         except DeliveryFailed as exc:
+            metrics.notification(channel.kind, "failed")
             note.last_error = str(exc)[:500]
             if note.attempts >= MAX_ATTEMPTS:
                 note.state = "failed"
@@ -90,6 +92,7 @@ def deliver(notification_id: int) -> str:
                 log.warning("alert #%s: %s notification to channel %s failed (attempt %s): %s",
                             alert.id, note.event, channel.name, note.attempts, exc)
             return note.state
+        metrics.notification(channel.kind, "sent")
         note.state = "sent"
         note.sent_at = datetime.now(UTC)
         note.last_error = None
