@@ -25,6 +25,9 @@ _metrics: dict[str, Any] = {}
 def _get() -> dict[str, Any]:
     if _metrics:
         return _metrics
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
     from prometheus_client import Counter, Histogram
 
     _metrics.update(
@@ -107,6 +110,21 @@ def exposition() -> str:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry).decode()
     return generate_latest(REGISTRY).decode()
+
+
+def serve(port: int, address: str = "0.0.0.0") -> None:
+    """Serve this machine's counters on ``port`` (``worker --metrics-port``): every prefork
+    child's in multiprocess mode. Fleet-wide gauges stay on ``web``'s ``/metrics``."""
+    from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+
+    _get()
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=address, registry=registry)
 
 
 def mark_process_dead(pid: int) -> None:

@@ -289,10 +289,18 @@ def _quiet_root_warning() -> None:
 @click.option("--queues", default="fetch,transform,load,maintenance", show_default=True)
 @click.option("--concurrency", type=int, default=None, help="Pool size (default: CPU count).")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(queues: str, concurrency: int | None, loglevel: str) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), envvar="MLC_METRICS_PORT",
+              help="Serve this worker's Prometheus counters on this port (env "
+                   "MLC_METRICS_PORT).")
+def worker(queues: str, concurrency: int | None, loglevel: str,
+           metrics_port: int | None) -> None:
     """Run a Celery worker (the `worker` process)."""
     bootstrap()
     _quiet_root_warning()
+    if metrics_port:
+        from connector.metrics import serve
+
+        serve(metrics_port)
     from tasks.app import app
 
     argv = ["worker", "-Q", queues, "--loglevel", loglevel, "-E", "--without-gossip"]
