@@ -61,8 +61,6 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int,
         _settle(tenant_name, tenant_id, active, started, timeout)
 
 
-
-
 def _require_worker() -> None:
     from tasks.app import app
 
@@ -263,8 +261,6 @@ def replay(tenant_name: str, ids: tuple[int, ...], source_name: str | None,
         pump(tenant_id)
 
 
-
-
 # --- processes (Procfile) --------------------------------------------------------------------
 
 
@@ -319,8 +315,6 @@ def beat(loglevel: str) -> None:
     schedule = get_settings().data_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     app.start(["beat", "--loglevel", loglevel, "--schedule", str(schedule)])
-
-
 
 
 @click.command()

@@ -1,4 +1,4 @@
-"""``ml-connector records`` and ``alerts``: what stopped and why."""
+"""``ml-connector records``: what stopped and why."""
 
 from __future__ import annotations
 
@@ -39,4 +39,3 @@ def records(tenant_name: str, state: str, limit: int, as_json: bool) -> None:
     for row in data:
         click.echo(f"#{row['id']} {row['source']} {row['entity']} {row['store_id']}: "
                    f"{row['reason'] or ''}")
-
