@@ -7,9 +7,10 @@ Secrets are read from a prompt (hidden) or a file, never from the command line o
 
 Where the commands live: one module per group in this package; each store's group in its
 package (``connector/stores/<system>/cli.py``, named by its plugin); the commands that run or
-talk to Celery (``worker``, ``beat``, ``flower``, ``sync``, ``replay``) in ``tasks/cli.py`` and
-``web`` in ``web/cli.py``, registered through the ``ml_connector.commands`` entry-point group so
-that the library never imports the Celery app or the web app.
+talk to Celery (``worker``, ``beat``, ``flower``, ``sync``, ``replay``, ``backfill``) in
+``tasks/cli.py``, ``fleet`` in ``tasks/fleet.py`` and ``web`` in ``web/cli.py``, registered
+through the ``ml_connector.commands`` entry-point group so that the library never imports the
+Celery app or the web app.
 """
 
 from __future__ import annotations

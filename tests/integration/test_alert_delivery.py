@@ -251,7 +251,7 @@ def test_ifs_auth_alert_resolves_once_loads_work_again_and_reaches_the_channel(
     from connector.operations.admin import IfsTarget, get_tenant, set_ifs_target
     from connector.operations.alerts import add_channel
     from sandbox.ifs import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM
-    from tests.integration.harness import add_woo_source, make_tenant, sync_and_settle
+    from tests.integration.harness import add_woo_source, make_tenant, states, sync_now
 
     woo = pipeline["woo"]
     pipeline["ifs"].seed_customer({"CustomerId": "WALKIN", "Name": "Walk-in", "Company": "10"})
@@ -272,7 +272,14 @@ def test_ifs_auth_alert_resolves_once_loads_work_again_and_reaches_the_channel(
         add_channel(s, get_vault(), get_tenant(s, "acme"), name="ops", kind="slack",
                     target=f"{receiver.server.url}/hook/slack")
     source_id = add_woo_source(tenant_id, pipeline["woo_url"], interval=3600)
-    sync_and_settle(tenant_id, source_id, ("orders",))
+    sync_now(source_id, ("orders",))
+    try:
+        wait_until(lambda: states(tenant_id, "order").get("failed") == 3, 180,
+                   what="the orders to fail on IFS auth")
+    except AssertionError as exc:
+        with session_scope() as s:
+            reasons = list(s.scalars(select(StagedRecord.last_error)))
+        raise AssertionError(f"{exc}: {states(tenant_id)} {reasons}") from None
 
     def alert_state() -> str | None:
         with session_scope() as s:
