@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from connector.db import session_scope
 from connector.models import StagedRecord
-from tests.integration.harness import ROOT, add_woo_source, make_tenant
+from tests.integration.harness import ROOT, add_woo_source, make_tenant, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +140,45 @@ def test_backfill_dry_run_writes_nothing_then_resumes_without_duplicates(
     assert r.returncode == 0, r.stdout + r.stderr
     assert "staged 0 new record(s)" in r.stdout
     assert len(_staged_orders()) == 12 and len(pipeline["ifs"].orders()) == 12
+
+
+def test_backfill_stopped_with_ctrl_c_resumes_where_it_stopped(
+        pipeline: dict[str, Any]) -> None:
+    import signal
+
+    from connector.models import BackfillRun
+
+    woo = pipeline["woo"]
+    woo.seed(customers=0, orders=10, seed=10, guest_ratio=1.0, silent=True)
+    _source_starting_now(pipeline)
+    # IFS slow: the loads lag behind, so the backfill waits on its backlog (paced).
+    requests.post(f"{pipeline['ifs_url']}/_sandbox/faults", json={"latency_ms": 1500},
+                  timeout=10)
+    args = [sys.executable, "-m", "connector.cli", "backfill", "--tenant", "acme", "--source",
+            "shop", "--since", "2000-01-01", "--window", "2", "--max-backlog", "1"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ), cwd=ROOT)
+
+    def window_read() -> bool:
+        with session_scope() as s:
+            return bool(s.scalar(select(BackfillRun.read).where(BackfillRun.state == "running")))
+
+    try:
+        wait_until(window_read, 120, what="a first window staged")
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    with session_scope() as s:
+        run = s.scalar(select(BackfillRun))
+        assert run is not None and run.state == "running" and 0 < run.read < 10
+        read_before = run.read
+    requests.delete(f"{pipeline['ifs_url']}/_sandbox/faults", timeout=10)
+    r = _cli("backfill", "--tenant", "acme", "--source", "shop", "--since", "2000-01-01",
+             "--window", "2", "--timeout", "180")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"resuming the backfill of shop ({read_before} order(s) read before)" in r.stdout
+    staged = _staged_orders()
+    assert len(staged) == 10 and len({oid for oid, _ in staged}) == 10
+    assert len(pipeline["ifs"].orders()) == 10
