@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from connector.ifs.client import IfsODataClient
     from connector.models import Source, StagedRecord, Tenant
+    from connector.pipeline.records import Incoming
     from connector.pipeline.webhooks import Verdict
     from connector.stores.reconciling import SourceReport
 
@@ -29,6 +30,9 @@ Fetcher = Callable[..., tuple[int, bool]]
 #: Fetch one resource by id and stage it (webhooks, re-sync):
 #: ``(source_id, entity, external_id, origin) -> staged row ids``.
 OneFetcher = Callable[[int, str, str, str], list[int]]
+#: Read one resource by id without staging it (the console's replay preview):
+#: ``(source_id, entity, external_id) -> record versions as the store holds them now``.
+OneReader = Callable[[int, str, str], list["Incoming"]]
 #: Turn one staged record into an IFS plan (raise ``MappingError`` or ``Parked``).
 Planner = Callable[["Session", "Tenant", "Source", "StagedRecord"], dict[str, Any]]
 #: Verify and store one webhook delivery: ``(tenant, source, headers, raw body) -> Verdict``.
@@ -87,6 +91,8 @@ class StorePlugin:
     public_credential_fields: frozenset[str] = field(default_factory=frozenset)
     accept_webhook: WebhookIntake | None = None
     reconcile: Reconciler | None = None
+    #: Read one resource as the store holds it now, without staging (console replay).
+    read_one: OneReader | None = None
     #: ``"module:attribute"`` of the store's click group (loaded only by the CLI).
     cli: str | None = None
 

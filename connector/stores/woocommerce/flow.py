@@ -194,6 +194,22 @@ def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> lis
                              records=[_customer_incoming(customer)], origin=origin)
 
 
+def read_one(source_id: int, entity: str, external_id: str) -> list[Incoming]:
+    """Read one order or customer by id without staging it: what the store holds now (the
+    operator console's replay preview). A record gone from the store reads as nothing."""
+    with session_scope() as s:
+        source = s.get(Source, source_id)
+        assert source is not None
+    client = woo_client(source)
+    try:
+        if entity == "order":
+            order = client.get_order(int(external_id))
+            return [Incoming("order", str(order["id"]), order_version(order), order)]
+        return [_customer_incoming(client.get_customer(int(external_id)))]
+    except NotFound:
+        return []
+
+
 # --- planners -------------------------------------------------------------------------------
 
 
