@@ -40,7 +40,8 @@ class SourceView:
     reason: str | None
     last_success: datetime | None
     last_error: str | None
-    watermark_lag_s: float | None
+    #: how far the most overdue stream is behind its schedule (0: polling on time)
+    overdue_s: float | None
     oldest_pending_s: float | None
     records: dict[str, int]
     throughput: list[int]  # loaded (done) records per 5-minute bucket, oldest first
@@ -82,7 +83,7 @@ def _source_view(s: Session, src: Source, now: datetime, hour: datetime) -> Sour
     cursors = s.scalars(select(SyncCursor).where(SyncCursor.source_id == src.id)).all()
     ok_runs = [c.last_run_at for c in cursors if c.last_run_at and not c.last_error]
     errors = [f"{c.stream}: {c.last_error}" for c in cursors if c.last_error]
-    marks = [c.watermark for c in cursors if c.watermark is not None]
+    due = [c.next_run_at for c in cursors if c.next_run_at is not None]
     counts = dict(s.execute(select(StagedRecord.state, func.count())
                             .where(StagedRecord.source_id == src.id)
                             .group_by(StagedRecord.state)).tuples().all())
@@ -104,7 +105,8 @@ def _source_view(s: Session, src: Source, now: datetime, hour: datetime) -> Sour
     return SourceView(
         src.id, src.name, src.system, src.status, src.status_reason,
         max(ok_runs) if ok_runs else None, "; ".join(errors) or None,
-        _seconds(min(marks), now) if marks else None, _seconds(oldest, now), counts, bars,
+        _seconds(min(due), now) if due and src.status == "active" else None,
+        _seconds(oldest, now), counts, bars,
         last_delivery, sum(deliveries.values()),
         sum(v for k, v in deliveries.items() if k not in ("received", "enqueued", "done")),
         hook_alerts)

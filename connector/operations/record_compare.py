@@ -25,6 +25,8 @@ from connector.stores.mapping import MappingError
 from connector.stores.registry import get_store
 
 MAX_FIELDS = 400
+NEVER_PLANNED = ("not in IFS: the record was never mapped, so the connector never wrote it "
+                 "(no IFS key)")
 
 
 @dataclass
@@ -134,7 +136,7 @@ def _ifs_view(plan: dict[str, Any] | None, link: RecordLink | None, tenant: Tena
                 flt = filter_eq(CustomerPoNo=str(plan["customer_po_no"]),
                                 Contract=str((plan.get("header") or {}).get("Contract", "")))
             else:
-                return mapped, None, "no IFS key and no plan: nothing to look up in IFS"
+                return mapped, None, NEVER_PLANNED
             rows = list(client.query(ORDERS, "CustomerOrderSet", filter=flt, top=2))
             if not rows:
                 return mapped, None, "not in IFS"
@@ -151,7 +153,7 @@ def _ifs_view(plan: dict[str, Any] | None, link: RecordLink | None, tenant: Tena
         if kind == "customer":
             cid = link.ifs_key if link is not None else (plan or {}).get("customer_id")
             if not cid:
-                return mapped, None, "no IFS key and no plan: nothing to look up in IFS"
+                return mapped, None, NEVER_PLANNED
             found = client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": str(cid)})
             if found is None:
                 return mapped, None, "not in IFS"

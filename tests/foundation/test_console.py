@@ -197,3 +197,39 @@ def test_pages_render_and_every_action_is_audited_with_the_operator(
         as_text=True)
     r = client.post("/ops/logout", data={"csrf_token": token})
     assert r.status_code == 302 and client.get("/ops/").status_code == 302
+
+
+def test_replay_one_and_a_selection_after_their_previews(seeded: dict[str, int],
+                                                         app: Flask) -> None:
+    client = app.test_client()
+    token = login(client, "Ada")
+
+    def snapshot() -> list[tuple[int, str, str | None]]:
+        with session_scope() as s:
+            return [(r.id, r.state, r.last_error) for r in
+                    s.scalars(select(StagedRecord).order_by(StagedRecord.id))]
+
+    before = snapshot()
+    assert client.get(f"/ops/records/{seeded['record']}/replay").status_code == 200
+    assert client.get("/ops/records/replay?state=failed").status_code == 200
+    assert snapshot() == before  # previews write nothing
+    # the store cannot be read: the stored version goes back to pending
+    r = client.post(f"/ops/records/{seeded['record']}/replay",
+                    data={"csrf_token": token, "note": "settings fixed"})
+    assert r.status_code == 302
+    with session_scope() as s:
+        rec = s.get(StagedRecord, seeded["record"])
+        assert rec is not None and (rec.state, rec.last_error) == ("pending", None)
+    # replaying it again is refused: it is not failed any more
+    client.post(f"/ops/records/{seeded['record']}/replay", data={"csrf_token": token})
+    page = client.get(f"/ops/records/{seeded['record']}").get_data(as_text=True)
+    assert "only failed or parked records are replayed" in page
+    # a selection: only the previewed ids are replayed
+    r = client.post("/ops/records/replay", data={"csrf_token": token, "state": "failed",
+                                                 "id": [str(seeded["other"])]})
+    assert r.status_code == 302
+    with session_scope() as s:
+        other = s.get(StagedRecord, seeded["other"])
+        assert other is not None and other.state == "pending"
+    replays = [r for r in _operator_rows() if r[0] == "replay"]
+    assert replays == [("replay", "Ada"), ("replay", "Ada")]

@@ -10,9 +10,7 @@ holds the login, the session and the CSRF check. Templates and the stylesheet ar
 
 from __future__ import annotations
 
-from flask import Blueprint
+from web.console import auth, overview, reconciliation, record, records  # noqa: F401
+from web.console.blueprint import console
 
-console = Blueprint("console", __name__, url_prefix="/ops", template_folder="templates",
-                    static_folder="static", static_url_path="/static")
-
-from web.console import auth, overview, reconciliation, record, records  # noqa: E402,F401
+__all__ = ["console"]

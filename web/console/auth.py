@@ -32,7 +32,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from connector.config import Settings, get_settings
-from web.console import console
+from web.console.blueprint import console
 
 SESSION_HOURS = 12
 PUBLIC_ENDPOINTS = {"console.login", "console.static"}

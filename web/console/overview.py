@@ -12,8 +12,8 @@ from connector.models import Source
 from connector.operations import alerts
 from connector.operations.console import ActionRefused, request_sync, set_source_paused
 from connector.operations.dashboard import fleet, sparkline
-from web.console import console
 from web.console.auth import operator
+from web.console.blueprint import console
 
 
 @console.get("/")

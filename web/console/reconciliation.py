@@ -12,8 +12,8 @@ from connector.db import session_scope
 from connector.models import AuditEvent, Tenant
 from connector.operations.reconcile_history import last_runs
 from connector.pipeline.audit import audit
-from web.console import console
 from web.console.auth import operator
+from web.console.blueprint import console
 
 
 @console.get("/reconciliation")

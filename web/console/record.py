@@ -18,8 +18,8 @@ from connector.operations.console import (
 )
 from connector.operations.record_compare import compare
 from connector.operations.records_view import journey
-from web.console import console
 from web.console.auth import operator
+from web.console.blueprint import console
 
 
 @console.get("/records/<int:record_id>")

@@ -16,8 +16,8 @@ from connector.operations.records_view import (
     list_records,
     tenants_and_sources,
 )
-from web.console import console
 from web.console.auth import operator
+from web.console.blueprint import console
 
 ENTITIES = ("customer", "order", "payment", "shipment", "refund")
 
