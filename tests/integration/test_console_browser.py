@@ -52,6 +52,7 @@ def console_web(services: object, tmp_path_factory: pytest.TempPathFactory) -> I
 def browser(tmp_path: Path) -> Iterator[Any]:
     driver = chromium(tmp_path / "profile")
     driver.set_page_load_timeout(60)
+    driver.implicitly_wait(10)  # elements of the next page, after a click
     yield driver
     driver.quit()
 
@@ -140,7 +141,7 @@ def test_fix_and_replay_a_failed_order_from_the_browser(
     screenshot(browser, "replay-preview", shots)
     assert not [o for o in ifs.orders() if o["CustomerPoNo"] == po]
     browser.find_element(By.ID, "confirm-replay").click()
-    assert "Replay started" in browser.page_source
+    wait_for(browser, lambda: "Replay started" in browser.page_source, "the replay", 30)
 
     # the replayed version loads: done, with its IFS key, and the order is in IFS
     def replayed_done() -> bool:
@@ -162,6 +163,8 @@ def test_fix_and_replay_a_failed_order_from_the_browser(
     in_ifs = [o for o in ifs.orders() if o["CustomerPoNo"] == po]
     assert len(in_ifs) == 1 and in_ifs[0]["OrderNo"] == link.ifs_key
     browser.find_element(By.LINK_TEXT, f"#{versions[1].id}").click()
+    wait_for(browser, lambda: browser.current_url.endswith(f"/ops/records/{versions[1].id}"),
+             "the replayed version's page", 30)
     assert browser.find_element(By.ID, "ifs-key").text == link.ifs_key
     assert "create" in browser.find_element(By.ID, "audit").text
     screenshot(browser, "record-done", shots)
@@ -169,6 +172,8 @@ def test_fix_and_replay_a_failed_order_from_the_browser(
     # a reconciliation from the page: the two orders left failed are explained
     browser.get(f"{console_web}/ops/reconciliation")
     browser.find_element(By.ID, "run-reconciliation").click()
+    wait_for(browser, lambda: "Reconciliation of acme started" in browser.page_source,
+             "the reconciliation request", 30)
     wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "section.recon"),
              "the stored reconciliation", refresh=True)
     section = browser.find_element(By.CSS_SELECTOR, "section.recon")
@@ -195,7 +200,8 @@ def test_login_is_required_and_forged_posts_are_refused(
     browser.find_element(By.ID, "username").send_keys(USER)
     browser.find_element(By.ID, "password").send_keys("wrong")
     browser.find_element(By.ID, "login").click()
-    assert "Wrong user name or password" in browser.page_source
+    wait_for(browser, lambda: "Wrong user name or password" in browser.page_source,
+             "the refusal of a wrong password", 30)
     assert requests.get(f"{console_web}/ops/", allow_redirects=False,
                         timeout=10).status_code == 302
 
@@ -215,10 +221,11 @@ def test_login_is_required_and_forged_posts_are_refused(
     # the real form on the page works
     browser.find_element(By.CSS_SELECTOR, f"form[action='/ops/sources/{source}/pause'] "
                                           "button").click()
-    assert "shop paused" in browser.page_source
+    wait_for(browser, lambda: "shop paused" in browser.page_source, "the pause", 30)
     with session_scope() as s:
         src = s.get(Source, source)
         assert src is not None and src.status == "paused"
     browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    wait_for(browser, lambda: "/ops/login" in browser.current_url, "the logout", 30)
     browser.get(f"{console_web}/ops/records")
     assert "/ops/login" in browser.current_url
