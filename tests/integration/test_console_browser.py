@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from connector.db import session_scope
 from connector.models import AuditEvent, RecordLink, Source, StagedRecord
-from tests.integration.bc_harness import WebProcess
+from tests.integration.bigcommerce_harness import WebProcess
 from tests.integration.browser import chromium, screenshot, wait_for
 from tests.integration.harness import add_woo_source, make_tenant, sync_and_settle
 
