@@ -69,6 +69,56 @@ def _with_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+CLAIM_KEY = "mlc:test-session-redis-db:{}"
+CLAIM_TTL_S = 6 * 3600
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_redis_db(base: str) -> int:
+    """A Redis database number (1–15) no other live test session on this machine uses: the
+    Celery broker lives there, so two sessions sharing one would run each other's tasks
+    against the wrong database. Claims are keys in database 0 holding the owner's pid; a claim
+    whose process is gone is taken over."""
+    registry = redis.Redis.from_url(f"{base}/0")
+    me = str(os.getpid())
+    for db in range(1, 16):
+        key = CLAIM_KEY.format(db)
+        if registry.set(key, me, nx=True, ex=CLAIM_TTL_S):
+            return db
+        owner = registry.get(key)
+        if owner is not None and not _alive(int(owner)):
+            # Compare-and-set, so two sessions taking over the same stale claim cannot both win.
+            with registry.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    if pipe.get(key) == owner:
+                        pipe.multi()
+                        pipe.set(key, me, ex=CLAIM_TTL_S)
+                        pipe.execute()
+                        return db
+                except redis.WatchError:
+                    pass
+    db = 1 + (os.getpid() % 15)
+    print(f"tests: every Redis database is claimed by a live session; sharing database {db}")
+    return db
+
+
+def _release_redis_db(base: str, db: int) -> None:
+    registry = redis.Redis.from_url(f"{base}/0")
+    key = CLAIM_KEY.format(db)
+    if registry.get(key) == str(os.getpid()).encode():
+        registry.delete(key)
+
+
 class ServiceSet:
     """Creates the session's database and picks its Redis database."""
 
@@ -82,7 +132,8 @@ class ServiceSet:
         conn.close()
         self.database_url = _with_database(self.admin_url, self.db_name)
         base = _redis_base_url()
-        self.redis_db = 1 + (os.getpid() % 14)
+        self._redis_base = base
+        self.redis_db = _claim_redis_db(base)
         self.redis_url = f"{base}/{self.redis_db}"
         redis.Redis.from_url(self.redis_url).flushdb()
 
@@ -101,3 +152,4 @@ class ServiceSet:
         conn.close()
         with contextlib.suppress(redis.RedisError):
             redis.Redis.from_url(self.redis_url).flushdb()
+            _release_redis_db(self._redis_base, self.redis_db)

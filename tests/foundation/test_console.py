@@ -159,6 +159,7 @@ def test_pages_render_and_every_action_is_audited_with_the_operator(
     record = client.get(f"/ops/records/{seeded['record']}").get_data(as_text=True)
     assert "side-by-side" in record and "could not read the store" in record
     assert "not mapped: billing e-mail is missing" in record and "webhook" in record
+    assert "cs-secret-x" not in record
     preview = client.get(f"/ops/records/{seeded['record']}/replay").get_data(as_text=True)
     assert "it would not load: billing e-mail is missing" in preview
     assert "Nothing has been written yet" in preview
@@ -233,3 +234,29 @@ def test_replay_one_and_a_selection_after_their_previews(seeded: dict[str, int],
         assert other is not None and other.state == "pending"
     replays = [r for r in _operator_rows() if r[0] == "replay"]
     assert replays == [("replay", "Ada"), ("replay", "Ada")]
+
+
+def test_the_records_list_pages_and_filters(clean_db: None, app: Flask) -> None:
+    from connector.operations.records_view import RecordFilter, list_records
+
+    with session_scope() as s:
+        t = add_tenant(s, "acme", "10")
+        src = add_source(s, get_vault(), t, name="shop", system="woocommerce",
+                         base_url="http://127.0.0.1:9",
+                         credentials={"consumer_key": "ck", "consumer_secret": "cs-secret-x"})
+        records.stage(s, tenant_id=t.id, source_id=src.id, origin="poll",
+                      records=[Incoming("order", str(i), "v1", {"id": i}) for i in range(120)])
+        for rec in s.scalars(select(StagedRecord).where(StagedRecord.external_id.in_(
+                ["5", "50"]))):
+            records.mark_failed(s, rec, "quantity on line 1 (100% cotton_tee) is zero")
+    with session_scope() as s:
+        pages = [list_records(s, RecordFilter(), p) for p in (1, 2, 3, 4)]
+        assert [len(p.rows) for p in pages] == [50, 50, 20, 20]  # past the end: the last page
+        assert pages[0].total == 120 and pages[0].pages == 3
+        assert len({r.id for p in pages[:3] for r in p.rows}) == 120
+        # the reason filter is a plain text match: % and _ are not wildcards
+        assert list_records(s, RecordFilter(reason="100% cotton_tee")).total == 2
+        assert list_records(s, RecordFilter(reason="100%_cotton")).total == 0
+        assert list_records(s, RecordFilter(state="failed", store_id="50")).total == 1
+        assert list_records(s, RecordFilter(tenant="other")).total == 0
+        assert list_records(s, RecordFilter(age="1d")).total == 0

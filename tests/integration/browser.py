@@ -61,11 +61,12 @@ def wait_for(browser: Any, predicate: Callable[[], Any], what: str, timeout: flo
             browser.refresh()
 
 
-def screenshot(browser: Any, name: str, folder: Path) -> None:
+def screenshot(browser: Any, name: str, folder: Path, width: int = 1280) -> None:
     """Save a full-height screenshot of the page (the docs' pictures come from here)."""
     folder.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(width, 1000)
     height = browser.execute_script(
         "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-    browser.set_window_size(1280, min(max(int(height) + 40, 700), 4000))
+    browser.set_window_size(width, min(max(int(height) + 40, 700), 4000))
     browser.save_screenshot(str(folder / f"{name}.png"))
     browser.set_window_size(1280, 1000)

@@ -75,6 +75,20 @@ def log_in(browser: Any, base: str, name: str = "Ada Lovelace") -> None:
              "the overview after the login", timeout=30)
 
 
+def _diagnostics(pipeline: dict[str, Any], source: int) -> str:
+    """What the pipeline looked like when a wait ran out (for a failure report)."""
+    from connector.models import SyncCursor
+
+    with session_scope() as s:
+        cursors = [(c.stream, c.next_run_at, c.running_since, c.last_run_at, c.last_error)
+                   for c in s.scalars(select(SyncCursor).where(SyncCursor.source_id == source))]
+        rows = [(r.id, r.external_id, r.origin, r.state, r.attempts, r.last_error)
+                for r in s.scalars(select(StagedRecord).order_by(StagedRecord.id))]
+    log = pipeline["worker"].log_path
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no worker log)"
+    return f"cursors {cursors}; records {rows}; worker log ({log}) ends: {tail}"
+
+
 def test_fix_and_replay_a_failed_order_from_the_browser(
         pipeline: dict[str, Any], console_web: str, browser: Any, shots: Path) -> None:
     from selenium.webdriver.common.by import By
@@ -86,7 +100,10 @@ def test_fix_and_replay_a_failed_order_from_the_browser(
     bad = next(i["id"] for i in seeded["invalid"] if i["problem"] == "guest_missing_email")
     tenant = make_tenant(pipeline["ifs_url"])
     source = add_woo_source(tenant, woo_url, interval=3600)  # no polling: only what we ask
-    sync_and_settle(tenant, source, ("orders",))
+    try:
+        sync_and_settle(tenant, source, ("orders",))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {_diagnostics(pipeline, source)}") from exc
     order = requests.get(f"{woo_url}/_sandbox/woo/orders/{bad}", timeout=10).json()
     po = f"W{source}-{order['number']}"
     assert not [o for o in ifs.orders() if o["CustomerPoNo"] == po]
@@ -94,6 +111,7 @@ def test_fix_and_replay_a_failed_order_from_the_browser(
     log_in(browser, console_web)
     assert "acme" in browser.page_source and "shop" in browser.page_source
     screenshot(browser, "overview", shots)
+    screenshot(browser, "overview-phone", shots, width=400)
 
     # find the failed order
     browser.find_element(By.LINK_TEXT, "Failed").click()
@@ -148,7 +166,10 @@ def test_fix_and_replay_a_failed_order_from_the_browser(
         rows = browser.find_elements(By.CSS_SELECTOR, "table.versions tbody tr")
         return any("replay" in r.text and "done" in r.text for r in rows)
 
-    wait_for(browser, replayed_done, "the replayed version to be done", refresh=True)
+    try:
+        wait_for(browser, replayed_done, "the replayed version to be done", refresh=True)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {_diagnostics(pipeline, source)}") from exc
     with session_scope() as s:
         versions = list(s.scalars(select(StagedRecord).where(
             StagedRecord.source_id == source, StagedRecord.entity == "order",
