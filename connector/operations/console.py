@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.models import DONE, FAILED, PARKED, SUPERSEDED, Source, StagedRecord, Tenant
@@ -146,7 +147,8 @@ def replay_filtered(session: Session, f: RecordFilter, *, operator: str,
     ``expected``: the ids the operator previewed; only those are replayed, so a record that
     failed after the preview is not replayed unseen. Returns (tenant ids, rows reset)."""
     preview = preview_bulk_replay(session, f)
-    ids = [i for i in preview.ids if expected is None or i in set(expected)]
+    seen = set(expected) if expected is not None else None
+    ids = [i for i in preview.ids if seen is None or i in seen]
     tenants: set[int] = set()
     count = 0
     for rid in ids:
@@ -210,6 +212,11 @@ def set_source_paused(session: Session, source_id: int, paused: bool, *, operato
           entity="source", external_id=source.name, action="pause" if paused else "resume",
           actor=operator, outcome="ok", detail=note or None, direction="operator")
     return source
+
+
+def tenant_source_ids(session: Session, tenant_id: int) -> list[int]:
+    return list(session.scalars(select(Source.id).where(Source.tenant_id == tenant_id)
+                                .order_by(Source.id)))
 
 
 def request_sync(session: Session, source_ids: list[int], *, operator: str) -> list[int]:

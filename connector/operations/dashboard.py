@@ -79,6 +79,10 @@ def _budget_free(tenant: Tenant, budget_per_min: int) -> float | None:
     return max(0.0, min(1.0, float(raw) / burst))
 
 
+def session_rows(s: Session, q: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in s.execute(q).all()]
+
+
 def _source_view(s: Session, src: Source, now: datetime, hour: datetime) -> SourceView:
     cursors = s.scalars(select(SyncCursor).where(SyncCursor.source_id == src.id)).all()
     ok_runs = [c.last_run_at for c in cursors if c.last_run_at and not c.last_error]
@@ -90,11 +94,12 @@ def _source_view(s: Session, src: Source, now: datetime, hour: datetime) -> Sour
     oldest = s.scalar(select(func.min(StagedRecord.created_at)).where(
         StagedRecord.source_id == src.id, StagedRecord.state == PENDING))
     bars = [0] * BUCKETS
-    for at in s.scalars(select(StagedRecord.updated_at).where(
+    bucket = func.floor(func.extract("epoch", StagedRecord.updated_at - hour)
+                        / (BUCKET_MIN * 60))
+    for index, count in session_rows(s, select(bucket, func.count()).where(
             StagedRecord.source_id == src.id, StagedRecord.state == DONE,
-            StagedRecord.updated_at >= hour)):
-        index = int((at - hour).total_seconds() // (BUCKET_MIN * 60))
-        bars[min(BUCKETS - 1, max(0, index))] += 1
+            StagedRecord.updated_at >= hour).group_by(bucket)):
+        bars[min(BUCKETS - 1, max(0, int(index)))] += int(count)
     last_delivery = s.scalar(select(func.max(WebhookDelivery.received_at)).where(
         WebhookDelivery.source_id == src.id))
     deliveries = dict(s.execute(select(WebhookDelivery.state, func.count()).where(

@@ -16,8 +16,31 @@ from sqlalchemy.orm import Session
 from connector.db import session_scope
 from connector.models import AuditEvent, Source, Tenant
 from connector.operations.reconcile import Reconciliation, reconcile
+from connector.pipeline.audit import audit
 
 ACTION = "reconcile"
+REQUESTED = "reconcile-requested"
+
+
+def request_run(session: Session, tenant_name: str, *, operator: str) -> str:
+    """Audit an operator's request for a reconciliation (the caller enqueues the task after
+    the commit). Raises LookupError for an unknown tenant."""
+    tenant = session.scalar(select(Tenant).where(Tenant.name == tenant_name))
+    if tenant is None:
+        raise LookupError(f"no tenant {tenant_name!r}")
+    audit(session, tenant_id=tenant.id, source_id=None, system="connector",
+          entity="reconciliation", external_id=tenant.name, action=REQUESTED, actor=operator,
+          outcome="ok", direction="operator")
+    return tenant.name
+
+
+def recent_requests(session: Session, limit: int = 5) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == REQUESTED)
+                                .order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def tenant_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Tenant.name).order_by(Tenant.name)))
 
 
 def run_and_store(tenant_name: str, *, operator: str) -> Reconciliation:

@@ -260,3 +260,33 @@ def test_the_records_list_pages_and_filters(clean_db: None, app: Flask) -> None:
         assert list_records(s, RecordFilter(state="failed", store_id="50")).total == 1
         assert list_records(s, RecordFilter(tenant="other")).total == 0
         assert list_records(s, RecordFilter(age="1d")).total == 0
+
+
+def test_overview_figures(clean_db: None) -> None:
+    from connector.models import SyncCursor
+    from connector.operations.dashboard import fleet, sparkline
+
+    with session_scope() as s:
+        t = add_tenant(s, "acme", "10")
+        src = add_source(s, get_vault(), t, name="shop", system="woocommerce",
+                         base_url="http://127.0.0.1:9",
+                         credentials={"consumer_key": "ck", "consumer_secret": "cs-secret-x"})
+        ids = records.stage(s, tenant_id=t.id, source_id=src.id, origin="poll",
+                            records=[Incoming("order", str(i), "v1", {"id": i})
+                                     for i in range(3)])
+        for rid in ids[:2]:
+            rec = s.get(StagedRecord, rid)
+            assert rec is not None
+            records.mark_done(s, rec)
+        for cursor in s.scalars(select(SyncCursor).where(SyncCursor.source_id == src.id)):
+            cursor.last_run_at = cursor.next_run_at
+    with session_scope() as s:
+        [view] = fleet(s)
+        [source] = view.sources
+        assert source.records == {"done": 2, "pending": 1}
+        assert sum(source.throughput) == 2 and len(source.throughput) == 12
+        assert source.throughput[-1] == 2  # loaded just now: the last bar
+        assert source.last_success is not None and source.oldest_pending_s is not None
+        assert view.budget_per_min > 0 and view.ifs_writes_1h == 0
+    chart = sparkline([0, 4, 2])
+    assert [b["h"] for b in chart["bars"]] == [0, 34.0, 17.0] and chart["total"] == 6

@@ -8,9 +8,13 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from connector.db import session_scope
-from connector.models import Source
 from connector.operations import alerts
-from connector.operations.console import ActionRefused, request_sync, set_source_paused
+from connector.operations.console import (
+    ActionRefused,
+    request_sync,
+    set_source_paused,
+    tenant_source_ids,
+)
 from connector.operations.dashboard import fleet, sparkline
 from web.console.auth import operator
 from web.console.blueprint import console
@@ -54,10 +58,8 @@ def sync_source(source_id: int) -> Any:
 
 @console.post("/tenants/<int:tenant_id>/sync")
 def sync_tenant(tenant_id: int) -> Any:
-    from sqlalchemy import select
-
     with session_scope() as s:
-        ids = list(s.scalars(select(Source.id).where(Source.tenant_id == tenant_id)))
+        ids = tenant_source_ids(s, tenant_id)
     return _sync(ids)
 
 
