@@ -1,0 +1,5 @@
+"""The command line: ``ml-connector`` (see :mod:`connector.cli.main`)."""
+
+from connector.cli.main import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,5 @@
+"""``python -m connector.cli``."""
+
+from connector.cli.main import main
+
+main()

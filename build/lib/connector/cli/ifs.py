@@ -1,0 +1,54 @@
+"""``ml-connector ifs``: a tenant's IFS Cloud target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from connector.cli.common import command_session, fail, vault
+
+
+@click.group()
+def ifs() -> None:
+    """The tenant's IFS Cloud target."""
+
+
+@ifs.command("set-target")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--base-url", required=True, help="e.g. https://ifs.example.com")
+@click.option("--realm", required=True, help="IAM realm (environment namespace).")
+@click.option("--client-id", required=True, help="IAM client id (service account).")
+@click.option("--client-secret-file", type=click.File("r"),
+              help="File holding the client secret; prompted (hidden) when omitted.")
+@click.option("--token-url", help="Defaults to {base}/auth/realms/{realm}/protocol/"
+              "openid-connect/token.")
+@click.option("--company", help="Company code (changes the tenant's).")
+@click.option("--site", help="Default site (Contract) for orders.")
+@click.option("--order-type", help="Default order type (OrderId).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Other per-tenant IFS defaults (e.g. email_method_id=E_MAIL).")
+def ifs_set_target(tenant_name: str, base_url: str, realm: str, client_id: str,
+                   client_secret_file: Any, token_url: str | None, company: str | None,
+                   site: str | None, order_type: str | None, options: tuple[str, ...]) -> None:
+    """Set where and how the tenant's records are written in IFS."""
+    from connector.operations.admin import IfsTarget, InvalidInput, get_tenant, set_ifs_target
+
+    if client_secret_file is not None:
+        secret = client_secret_file.read().strip()
+    else:
+        secret = click.prompt("IFS client secret", hide_input=True)
+    extra: dict[str, Any] = {}
+    for pair in options:
+        if "=" not in pair:
+            fail(f"--option wants KEY=VALUE, got {pair!r}", 2)
+        key, value = pair.split("=", 1)
+        extra[key.strip()] = value
+    with command_session() as session:
+        if not secret:
+            raise InvalidInput("the IFS client secret must not be empty")
+        t = get_tenant(session, tenant_name)
+        set_ifs_target(session, vault(), t, IfsTarget(
+            base_url=base_url, realm=realm, client_id=client_id, client_secret=secret,
+            token_url=token_url, site=site, order_type=order_type, company=company, extra=extra))
+    click.echo(f"IFS target of {tenant_name} set")

@@ -1,0 +1,144 @@
+"""``ml-connector source``: a tenant's store sources."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from connector.cli.common import command_session, fail, vault
+from connector.stores.registry import systems
+
+
+def _read_credentials(system: str, credentials_file: Any) -> dict[str, str]:
+    from connector.stores.registry import get_store
+
+    if credentials_file is not None:
+        try:
+            data = json.load(credentials_file)
+        except json.JSONDecodeError as exc:
+            fail(f"credentials file is not valid JSON: {exc.msg}", 2)
+        if not isinstance(data, dict):
+            fail("credentials file must hold a JSON object", 2)
+        return {str(k): str(v) for k, v in data.items()}
+    store = get_store(system)
+    creds = {}
+    for name in store.credential_fields:
+        creds[name] = click.prompt(name, hide_input=name not in store.public_credential_fields)
+    return creds
+
+
+@click.group()
+def source() -> None:
+    """Store sources (WooCommerce, BigCommerce) of a tenant."""
+
+
+@source.command("add")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--name", required=True, help="Short name, unique per tenant (e.g. shop-eu).")
+@click.option("--system", required=True, type=click.Choice(systems()))
+@click.option("--base-url", required=True, help="Store URL (Woo site, or the BigCommerce API "
+              "base such as https://api.bigcommerce.com).")
+@click.option("--credentials-file", type=click.File("r"),
+              help="JSON file with the credentials; prompted (hidden) when omitted.")
+@click.option("--key-owner", help="WordPress login that owns the Woo API key (audited).")
+@click.option("--interval", "poll_interval_s", default=60, show_default=True,
+              type=click.IntRange(5, 86_400), help="Polling interval in seconds.")
+@click.option("--setting", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="Source option (VALUE parsed as JSON when it can be).")
+def source_add(tenant_name: str, name: str, system: str, base_url: str, credentials_file: Any,
+               key_owner: str | None, poll_interval_s: int, pairs: tuple[str, ...]) -> None:
+    """Add a store to a tenant."""
+    from connector.operations.admin import add_source, get_tenant
+
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            fail(f"--setting wants KEY=VALUE, got {pair!r}", 2)
+        key, raw = pair.split("=", 1)
+        try:
+            settings[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            settings[key] = raw
+    with command_session() as session:
+        t = get_tenant(session, tenant_name)
+        creds = _read_credentials(system, credentials_file)
+        s = add_source(session, vault(), t, name=name, system=system, base_url=base_url,
+                       credentials=creds, key_owner=key_owner, poll_interval_s=poll_interval_s,
+                       settings=settings)
+        click.echo(f"source {s.name} ({s.system}) added to {t.name}")
+
+
+@source.command("list")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def source_list(tenant_name: str, as_json: bool) -> None:
+    """List a tenant's sources and their status."""
+    from connector.models import Source
+    from connector.operations.admin import get_tenant
+
+    with command_session() as session:
+        t = get_tenant(session, tenant_name)
+        rows = session.scalars(select(Source).where(Source.tenant_id == t.id)
+                               .order_by(Source.name)).all()
+        data = [{"name": s.name, "system": s.system, "status": s.status,
+                 "status_reason": s.status_reason, "base_url": s.base_url,
+                 "interval_s": s.poll_interval_s, "key_owner": s.key_owner} for s in rows]
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    if not data:
+        click.echo(f"no sources for {tenant_name}")
+    for row in data:
+        reason = f" ({row['status_reason']})" if row["status_reason"] else ""
+        click.echo(f"{row['name']}\t{row['system']}\t{row['status']}{reason}\t{row['base_url']}")
+
+
+@source.command("set-credentials")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--source", "source_name", required=True)
+@click.option("--credentials-file", type=click.File("r"))
+@click.option("--key-owner", help="WordPress login that owns the new key.")
+def source_set_credentials(tenant_name: str, source_name: str, credentials_file: Any,
+                           key_owner: str | None) -> None:
+    """Replace a source's credentials (stored encrypted)."""
+    from connector.operations.admin import get_source, get_tenant, set_credentials
+
+    with command_session() as session:
+        t = get_tenant(session, tenant_name)
+        s = get_source(session, t, source_name)
+        set_credentials(session, vault(), s, _read_credentials(s.system, credentials_file))
+        if key_owner:
+            s.key_owner = key_owner
+    click.echo(f"credentials of {source_name} updated (run `ml-connector source resume` if it "
+               "was paused)")
+
+
+def _set_status(tenant_name: str, source_name: str, status: str, reason: str | None) -> None:
+    from connector.operations.admin import get_source, get_tenant, set_source_status
+
+    with command_session() as session:
+        t = get_tenant(session, tenant_name)
+        s = get_source(session, t, source_name)
+        set_source_status(session, s, status, reason)
+
+
+@source.command("pause")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--source", "source_name", required=True)
+@click.option("--reason", default="paused by operator", show_default=True)
+def source_pause(tenant_name: str, source_name: str, reason: str) -> None:
+    """Stop polling a source (nothing is lost: the cursor stays where it is)."""
+    _set_status(tenant_name, source_name, "paused", reason)
+    click.echo(f"source {source_name} paused")
+
+
+@source.command("resume")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--source", "source_name", required=True)
+def source_resume(tenant_name: str, source_name: str) -> None:
+    """Resume a paused source; it continues from its cursor."""
+    _set_status(tenant_name, source_name, "active", None)
+    click.echo(f"source {source_name} resumed")

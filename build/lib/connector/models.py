@@ -1,0 +1,247 @@
+"""The state store (design.md §4). Unique constraints carry the invariants:
+
+* ``staged_records``: one row per (source, entity, external id, version) — re-fetching is a no-op;
+* ``record_links``: one IFS record per store record;
+* ``webhook_deliveries``: one row per (source, dedupe key) — a redelivery is a no-op;
+* ``alerts``: at most one *open* alert per (source, kind);
+* ``sync_cursors``: one per (source, stream).
+
+Secrets are only ever stored through the vault, in the ``*_enc`` columns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Record states (design.md §4): every staged record ends in one of the last four.
+PENDING, DONE, FAILED, PARKED, SUPERSEDED = "pending", "done", "failed", "parked", "superseded"
+RECORD_STATES = (PENDING, DONE, FAILED, PARKED, SUPERSEDED)
+SOURCE_STATUSES = ("active", "paused", "auth_failed")
+SYSTEMS = ("woocommerce", "bigcommerce")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    company: Mapped[str] = mapped_column(String(20))
+    # IFS target: base_url, token_url/realm, client_id, site, order_type, ... (no secrets)
+    ifs_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ifs_secret_enc: Mapped[str | None] = mapped_column(Text)
+    posting_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_sources_tenant_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    system: Mapped[str] = mapped_column(String(20))
+    base_url: Mapped[str] = mapped_column(Text)
+    credentials_enc: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    key_owner: Mapped[str | None] = mapped_column(String(200))
+    poll_interval_s: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+
+
+class SyncCursor(Base):
+    __tablename__ = "sync_cursors"
+    __table_args__ = (
+        UniqueConstraint("source_id", "stream", name="uq_sync_cursors_source_stream"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(40))
+    watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seen_ids: Mapped[list[Any]] = mapped_column(default=list)  # ids seen at the watermark
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)  # stream-specific bookmarks
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StagedRecord(Base):
+    __tablename__ = "staged_records"
+    __table_args__ = (
+        UniqueConstraint(
+            "source_id", "entity", "external_id", "version", name="uq_staged_records_natural"
+        ),
+        Index("ix_staged_records_state_updated", "state", "updated_at"),
+        Index("ix_staged_records_tenant_state", "tenant_id", "state"),
+        Index("ix_staged_records_record", "source_id", "entity", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    content_hash: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(20), default="poll")  # poll|webhook|backfill|replay
+    state: Mapped[str] = mapped_column(String(20), default=PENDING, server_default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # data | auth | exhausted | parked | conflict: what kind of problem stopped the record
+    error_kind: Mapped[str | None] = mapped_column(String(20))
+    # the IFS commands the transform step planned (pure data; the load step executes it)
+    plan: Mapped[dict[str, Any] | None] = mapped_column()
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+
+
+class RecordLink(Base):
+    __tablename__ = "record_links"
+    __table_args__ = (
+        UniqueConstraint("source_id", "entity", "external_id", name="uq_record_links_natural"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    ifs_key: Mapped[str] = mapped_column(String(200))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_version: Mapped[str | None] = mapped_column(String(100))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. lines loaded so far
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+
+
+class CustomerIndex(Base):
+    """IFS customers known to the connector, by e-mail (design: reference ifs-cloud.md dec. 10)."""
+
+    __tablename__ = "customer_index"
+    __table_args__ = (UniqueConstraint("tenant_id", "email", name="uq_customer_index_email"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    customer_id: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[str] = mapped_column(String(20), default="enrichment")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("source_id", "dedupe_key", name="uq_webhook_deliveries_dedupe"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str | None] = mapped_column(String(20))
+    resource_id: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20), default="received", server_default="received")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class AuditEvent(Base):
+    """Append-only: one row per remote write (and per notable operator action)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="SET NULL"))
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(20))  # store->ifs, ifs->connector, operator
+    system: Mapped[str] = mapped_column(String(20))
+    entity: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    ifs_key: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(20))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open",
+            "tenant_id",
+            "source_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("state = 'open'"),
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
+    occurrences: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,155 @@
+"""Audit rows and operational alerts (design.md §4).
+
+Every remote write gets one audit row (outcome ok or error, with the HTTP status). Alerts are
+deduplicated in the database: at most one open alert per (tenant, source, kind); raising it
+again only counts another occurrence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from connector.db import session_scope
+from connector.errors import ConnectorError
+from connector.models import Alert, AuditEvent
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def audit(
+    session: Session,
+    *,
+    tenant_id: int | None,
+    source_id: int | None,
+    system: str,
+    entity: str,
+    action: str,
+    actor: str,
+    outcome: str,
+    external_id: str | None = None,
+    ifs_key: str | None = None,
+    http_status: int | None = None,
+    detail: str | None = None,
+    direction: str = "store->ifs",
+) -> None:
+    session.add(
+        AuditEvent(
+            tenant_id=tenant_id,
+            source_id=source_id,
+            direction=direction,
+            system=system,
+            entity=entity,
+            external_id=external_id,
+            ifs_key=ifs_key,
+            action=action,
+            actor=actor,
+            outcome=outcome,
+            http_status=http_status,
+            detail=(detail or None) and detail[:2000],
+        )
+    )
+
+
+def raise_alert(
+    session: Session, *, tenant_id: int, source_id: int | None, kind: str, message: str
+) -> bool:
+    """Open an alert, or count one more occurrence of the open one. True when newly opened."""
+    stmt = (
+        insert(Alert)
+        .values(tenant_id=tenant_id, source_id=source_id, kind=kind, message=message,
+                state="open", occurrences=1)
+        .on_conflict_do_nothing(
+            index_elements=["tenant_id", "source_id", "kind"],
+            index_where=Alert.state == "open",
+        )
+        .returning(Alert.id)
+    )
+    new_id = session.execute(stmt).scalar_one_or_none()
+    if new_id is not None:
+        log.warning("alert opened (%s): %s", kind, message)
+        return True
+    existing = session.scalar(
+        select(Alert).where(
+            Alert.tenant_id == tenant_id,
+            Alert.source_id.is_not_distinct_from(source_id),
+            Alert.kind == kind,
+            Alert.state == "open",
+        )
+    )
+    if existing is not None:
+        existing.occurrences += 1
+        existing.message = message
+    return False
+
+
+def resolve_alerts(session: Session, *, tenant_id: int, source_id: int | None, kind: str) -> int:
+    alerts = session.scalars(
+        select(Alert).where(
+            Alert.tenant_id == tenant_id,
+            Alert.source_id.is_not_distinct_from(source_id),
+            Alert.kind == kind,
+            Alert.state == "open",
+        )
+    ).all()
+    for alert in alerts:
+        alert.state = "resolved"
+        alert.resolved_at = datetime.now(UTC)
+    return len(alerts)
+
+
+def audit_operator(
+    session: Session, tenant_id: int | None, entity: str, name: str, action: str
+) -> None:
+    session.add(
+        AuditEvent(
+            tenant_id=tenant_id,
+            direction="operator",
+            system="connector",
+            entity=entity,
+            external_id=name,
+            action=action,
+            actor="operator",
+            outcome="ok",
+        )
+    )
+
+
+@dataclass
+class WriteContext:
+    """Who writes what: every remote write gets one audit row, committed on its own so it
+    survives whatever happens to the record's transaction."""
+
+    tenant_id: int
+    source_id: int | None
+    entity: str
+    external_id: str | None
+    actor: str
+    system: str = "ifs"
+
+    def record(self, action: str, outcome: str, *, ifs_key: str | None = None,
+               http_status: int | None = None, detail: str | None = None) -> None:
+        with session_scope() as s:
+            audit(s, tenant_id=self.tenant_id, source_id=self.source_id, system=self.system,
+                  entity=self.entity, external_id=self.external_id, ifs_key=ifs_key,
+                  action=action, actor=self.actor, outcome=outcome, http_status=http_status,
+                  detail=detail)
+
+    def write(self, action: str, ifs_key: str | None, fn: Callable[[], T]) -> T:
+        try:
+            result = fn()
+        except ConnectorError as exc:
+            self.record(action, "error", ifs_key=ifs_key, http_status=exc.status,
+                        detail=str(exc))
+            raise
+        status = 201 if action.startswith("create") else 200
+        self.record(action, "ok", ifs_key=ifs_key, http_status=status)
+        return result

@@ -1,0 +1,275 @@
+"""The plan executor (design.md §3.4): runs one plan against IFS, idempotently.
+
+1. the record link first (we created it before → update with ``If-Match``);
+2. otherwise the natural-key lookup in IFS (``CustomerId``, ``CustomerPoNo``, voucher text) —
+   a crash between an IFS create and our commit is healed here by adopting the record;
+3. only then a create (customer with addresses and contacts, or order header with lines and
+   charges, as one atomic ``$batch`` change set by default).
+
+On 412 the executor re-reads and re-applies only the fields the connector owns, a bounded
+number of times. Vouchers (BigCommerce payments, shipments, refunds) are in ``vouchers.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+
+from connector.db import session_scope
+from connector.errors import Conflict, ConnectorError, DataError, Transient
+from connector.ifs.batch import BatchRequest
+from connector.ifs.client import IfsODataClient
+from connector.ifs.odata import filter_eq, odata_key
+from connector.models import FAILED, Source, StagedRecord, Tenant
+from connector.pipeline.audit import WriteContext
+from connector.pipeline.links import (
+    LinkSnapshot,
+    get_link,
+    index_customer,
+    lookup_customer_by_email,
+)
+from connector.pipeline.vouchers import execute_voucher
+
+log = logging.getLogger(__name__)
+
+CUSTOMERS = "CustomerHandling"
+ORDERS = "CustomerOrderHandling"
+MAX_CONFLICT_ROUNDS = 3
+
+#: Loads a record this plan depends on (an order's customer) in the same task:
+#: ``staged id -> (state, IFS key or None)``.
+DependencyLoader = Callable[[int], tuple[str, str | None]]
+
+
+class PlanExecutor:
+    """Runs one plan against IFS. Returns (IFS key, ETag, link details)."""
+
+    def __init__(self, client: IfsODataClient, ctx: WriteContext, tenant: Tenant,
+                 source: Source, load_dependency: DependencyLoader) -> None:
+        self.client = client
+        self.ctx = ctx
+        self.tenant = tenant
+        self.source = source
+        self.load_dependency = load_dependency
+
+    def execute(self, plan: dict[str, Any], link: LinkSnapshot | None,
+                content_hash: str) -> tuple[str, str | None, dict[str, Any]]:
+        kind = plan.get("kind")
+        if kind == "customer":
+            return self.customer(plan, link, content_hash)
+        if kind == "order":
+            return self.order(plan, link)
+        if kind == "voucher":
+            return execute_voucher(self, plan, link)
+        raise DataError(f"unknown plan kind {kind!r}")
+
+    # -- shared --------------------------------------------------------------------------------
+
+    def patch_owned(self, projection: str, entity_set: str, key: dict[str, str | int],
+                    owned: dict[str, Any], etag: str | None) -> tuple[dict[str, Any], str | None]:
+        """PATCH the connector-owned fields with If-Match; on 412 re-read and re-apply them
+        (only them), at most ``MAX_CONFLICT_ROUNDS`` times (ifs-cloud.md Decisions 3)."""
+        path = f"{entity_set}{odata_key(**key)}"
+        ifs_key = ",".join(str(v) for v in key.values())
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            if etag is None:
+                fresh = self.client.get(projection, entity_set, key)
+                if fresh is None:
+                    raise DataError(f"{entity_set} {ifs_key} no longer exists in IFS")
+                entity, etag = fresh
+                if all(entity.get(k) == v for k, v in owned.items()):
+                    return entity, etag
+            current = etag or "*"  # an entity IFS served without an ETag: unconditional
+            try:
+                return self.ctx.write(
+                    "update", ifs_key,
+                    partial(self.client.patch, projection, path, owned, current))
+            except Conflict:
+                log.info("412 on %s %s: re-reading and re-applying owned fields", entity_set,
+                         ifs_key)
+                etag = None
+        raise Conflict(f"{entity_set} {ifs_key} kept changing in IFS ({MAX_CONFLICT_ROUNDS} "
+                       "re-reads); will try again")
+
+    # -- customers -----------------------------------------------------------------------------
+
+    def customer(self, plan: dict[str, Any], link: LinkSnapshot | None,
+                 content_hash: str | None) -> tuple[str, str | None, dict[str, Any]]:
+        cid = str(plan["customer_id"])
+        key: dict[str, str | int] = {"CustomerId": cid}
+        owned = dict(plan.get("owned") or {})
+        if link is not None:
+            if link.content_hash == content_hash and link.etag:
+                return cid, link.etag, link.details
+            _, etag = self.patch_owned(CUSTOMERS, "CustomerInfoSet", key, owned, link.etag)
+            return cid, etag, {"owned": owned}
+        found = self.client.get(CUSTOMERS, "CustomerInfoSet", key)
+        if found is None and plan.get("email"):
+            # A customer keyed in IFS by hand with the same e-mail (found by enrichment) is
+            # the same buyer: link to it instead of creating a duplicate.
+            with session_scope() as s:
+                known = lookup_customer_by_email(s, self.tenant.id, str(plan["email"]))
+            if known and known != cid:
+                matched = self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": known})
+                if matched is not None:
+                    self.ctx.record("adopt", "ok", ifs_key=known, http_status=200,
+                                    detail=f"matched existing IFS customer {known} by e-mail")
+                    return known, matched[1], {"owned": owned, "matched_by": "email"}
+        if found is not None:
+            entity, etag = found
+            self.ctx.record("adopt", "ok", ifs_key=cid, http_status=200,
+                            detail="customer already in IFS; linked instead of created")
+            if any(entity.get(k) != v for k, v in owned.items()):
+                _, etag = self.patch_owned(CUSTOMERS, "CustomerInfoSet", key, owned, etag)
+            return cid, etag, {"owned": owned}
+        requests = [BatchRequest("POST", "CustomerInfoSet", plan["create"], content_id="1")]
+        for i, address in enumerate(plan.get("addresses") or [], start=2):
+            requests.append(BatchRequest("POST", "$1/CustomerInfoAddresses", address,
+                                         content_id=str(i)))
+        offset = len(requests) + 1
+        for i, method in enumerate(plan.get("comm_methods") or [], start=offset):
+            requests.append(BatchRequest("POST", "$1/CommunicationMethods", method,
+                                         content_id=str(i)))
+        try:
+            responses = self.ctx.write("create", cid,
+                                       lambda: self.client.batch(CUSTOMERS, requests))
+        except ConnectorError:
+            # Created meanwhile by another worker (two orders of one buyer loading at once, or
+            # the buyer's own customer record): adopt it instead of failing.
+            again = self.client.get(CUSTOMERS, "CustomerInfoSet", key)
+            if again is None:
+                raise
+            self.ctx.record("adopt", "ok", ifs_key=cid, http_status=200,
+                            detail="customer created concurrently; linked instead of created")
+            return cid, again[1], {"owned": owned}
+        return cid, responses[0].etag, {"owned": owned}
+
+    def ensure_inline_customer(self, plan: dict[str, Any]) -> str:
+        """A customer that has no store record of its own (a guest): lookup, else create."""
+        cid = str(plan["customer_id"])
+        if self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": cid}) is None:
+            self.customer(plan, None, None)
+        if plan.get("email"):
+            with session_scope() as s:
+                index_customer(s, self.tenant.id, plan["email"], cid, origin="connector")
+        return cid
+
+    # -- orders --------------------------------------------------------------------------------
+
+    def resolve_customer(self, ref: dict[str, Any]) -> str:
+        if ref.get("customer_id"):
+            return str(ref["customer_id"])
+        if ref.get("inline"):
+            return self.ensure_inline_customer(ref["inline"])
+        entity, external_id = ref["entity"], str(ref["external_id"])
+        with session_scope() as s:
+            link = get_link(s, self.source.id, entity, external_id)
+            if link is not None:
+                return link.ifs_key
+            pending = s.scalar(
+                select(StagedRecord).where(
+                    StagedRecord.source_id == self.source.id, StagedRecord.entity == entity,
+                    StagedRecord.external_id == external_id)
+                .order_by(StagedRecord.version.desc()).limit(1))
+            pending_id = pending.id if pending is not None else None
+            state = pending.state if pending is not None else None
+            reason = pending.last_error if pending is not None else None
+        if pending_id is None:
+            raise Transient(f"{entity} {external_id} has not been fetched yet; the order waits "
+                            "for it")
+        if state == FAILED:
+            raise DataError(f"{entity} {external_id} failed ({reason}); fix and replay it, then "
+                            "replay this order")
+        # Load the customer first, in this task (it takes the customer's own lock).
+        state, ifs_key = self.load_dependency(pending_id)
+        if state not in ("done", "superseded") or ifs_key is None:
+            with session_scope() as s:
+                link = get_link(s, self.source.id, entity, external_id)
+                if link is not None:
+                    return link.ifs_key
+            raise Transient(f"{entity} {external_id} is not in IFS yet ({state})")
+        return ifs_key
+
+    def find_order(self, po: str, site: str) -> tuple[dict[str, Any], str | None] | None:
+        rows = list(self.client.query(ORDERS, "CustomerOrderSet",
+                                      filter=filter_eq(CustomerPoNo=po, Contract=site), top=2))
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise DataError(f"IFS holds {len(rows)} orders with CustomerPoNo {po}; resolve the "
+                            "duplicate in IFS, then replay")
+        entity = rows[0]
+        return entity, entity.get("@odata.etag")
+
+    def order(self, plan: dict[str, Any],
+              link: LinkSnapshot | None) -> tuple[str, str | None, dict[str, Any]]:
+        header = dict(plan["header"])
+        owned = dict(plan.get("owned") or {})
+        if link is not None:
+            if link.details.get("owned") == owned and link.etag:
+                return link.ifs_key, link.etag, link.details
+            key: dict[str, str | int] = {"OrderNo": link.ifs_key}
+            _, etag = self.patch_owned(ORDERS, "CustomerOrderSet", key, owned, link.etag)
+            return link.ifs_key, etag, {**link.details, "owned": owned}
+        header["CustomerNo"] = self.resolve_customer(plan["customer"])
+        po, site = str(plan["customer_po_no"]), str(header["Contract"])
+        found = self.find_order(po, site)
+        mode = str((self.tenant.settings or {}).get("order_mode", "batch"))
+        if found is not None:
+            entity, etag = found
+            order_no = str(entity["OrderNo"])
+            self.ctx.record("adopt", "ok", ifs_key=order_no, http_status=200,
+                            detail=f"order {po} already in IFS; linked instead of created")
+            self.complete_lines(order_no, plan)
+            if any(entity.get(k) != v for k, v in owned.items()):
+                _, etag = self.patch_owned(ORDERS, "CustomerOrderSet", {"OrderNo": order_no},
+                                           owned, etag)
+            return order_no, etag, {"owned": owned, "lines": len(plan["lines"])}
+        if mode == "sequential":
+            entity, etag = self.ctx.write(
+                "create", po, lambda: self.client.create(ORDERS, "CustomerOrderSet", header))
+            order_no = str(entity["OrderNo"])
+            self.complete_lines(order_no, plan)
+            return order_no, etag, {"owned": owned, "lines": len(plan["lines"])}
+        requests = [BatchRequest("POST", "CustomerOrderSet", header, content_id="1")]
+        for i, line in enumerate(plan["lines"], start=2):
+            requests.append(BatchRequest("POST", "$1/OrderLinesArray", line, content_id=str(i)))
+        offset = len(requests) + 1
+        for i, charge in enumerate(plan.get("charges") or [], start=offset):
+            requests.append(BatchRequest("POST", "$1/CustomerOrderChargeArray", charge,
+                                         content_id=str(i)))
+        responses = self.ctx.write("create", po, lambda: self.client.batch(ORDERS, requests))
+        order_no = str(responses[0].body["OrderNo"])
+        return order_no, responses[0].etag, {"owned": owned, "lines": len(plan["lines"])}
+
+    def complete_lines(self, order_no: str, plan: dict[str, Any]) -> None:
+        """Add the lines (and charges) IFS does not have yet: a resumed sequential load adds
+        only what is missing. Lines are recognised by ``CustomerPoLineNo`` (their position in
+        the store order)."""
+        existing = {
+            str(row.get("CustomerPoLineNo"))
+            for row in self.client.query(ORDERS, "CustomerOrderLineSet",
+                                         filter=filter_eq(OrderNo=order_no),
+                                         select=["OrderNo", "LineNo", "CustomerPoLineNo"])
+        }
+        base = f"CustomerOrderSet{odata_key(OrderNo=order_no)}"
+        for line in plan["lines"]:
+            if str(line.get("CustomerPoLineNo")) in existing:
+                continue
+            self.ctx.write("create-line", order_no, partial(
+                self.client.create, ORDERS, f"{base}/OrderLinesArray", line))
+        charges = plan.get("charges") or []
+        if charges:
+            have = [(row.get("ChargeType"), row.get("ChargeAmount")) for row in
+                    self.client.query(ORDERS, f"{base}/CustomerOrderChargeArray")]
+            for charge in charges:
+                sig = (charge.get("ChargeType"), charge.get("ChargeAmount"))
+                if sig in have:
+                    have.remove(sig)
+                    continue
+                self.ctx.write("create-charge", order_no, partial(
+                    self.client.create, ORDERS, f"{base}/CustomerOrderChargeArray", charge))

@@ -1,0 +1,88 @@
+"""Fetch one stream of one source (design.md §3.2), and what happens when a store key dies.
+
+A store key that stops working (WooCommerce: owner deleted or key revoked → 401, woocommerce.md
+Decisions 5; BigCommerce: API account deleted) pauses its source and raises one alert, instead
+of failing every record; the cursor stays where it was, so resuming after new credentials
+continues with nothing lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from connector.db import session_scope
+from connector.errors import AuthError, ConnectorError
+from connector.models import Source, SyncCursor
+from connector.pipeline.audit import audit, raise_alert
+from connector.pipeline.dispatch import finish_fetch
+from connector.stores.registry import get_store
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS_PER_RUN = 2000
+
+@dataclass(frozen=True)
+class FetchResult:
+    staged: int
+    more: bool
+    paused: bool = False
+
+
+def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) -> FetchResult:
+    """Read one bounded window of changes and stage it. Retryable errors propagate (the task
+    retries); auth errors pause the source. The stream is released in every case."""
+    with session_scope() as s:
+        source = s.get(Source, source_id)
+        if source is None or source.status != "active":
+            _release(source_id, stream, error=None, more=False)
+            return FetchResult(0, False, paused=source is not None)
+        system = source.system
+    try:
+        fn = get_store(system).stream(stream).fetch
+        staged, more = fn(source_id, max_rows=max_rows)
+    except AuthError as exc:
+        pause_for_auth(source_id, exc)
+        _release(source_id, stream, error=str(exc), more=False)
+        return FetchResult(0, False, paused=True)
+    except ConnectorError as exc:
+        _release(source_id, stream, error=str(exc), more=False)
+        raise
+    except Exception as exc:
+        _release(source_id, stream, error=f"{type(exc).__name__}: {exc}", more=False)
+        raise
+    _release(source_id, stream, error=None, more=more)
+    return FetchResult(staged, more)
+
+
+def _release(source_id: int, stream: str, *, error: str | None, more: bool) -> None:
+    with session_scope() as s:
+        cursor = s.scalar(select(SyncCursor).where(SyncCursor.source_id == source_id,
+                                                   SyncCursor.stream == stream))
+        if cursor is not None:
+            finish_fetch(cursor, error=error, more=more)
+
+
+def pause_for_auth(source_id: int, exc: AuthError) -> None:
+    """Pause the source and raise (or count) its one auth alert, naming the key's owner."""
+    with session_scope() as s:
+        source = s.get(Source, source_id)
+        assert source is not None
+        worked_before = s.scalar(select(SyncCursor.id).where(
+            SyncCursor.source_id == source_id, SyncCursor.last_run_at.is_not(None),
+            SyncCursor.last_error.is_(None)).limit(1)) is not None
+        owner = source.key_owner or "unknown user"
+        cause = get_store(source.system).auth_failure_cause(owner, worked_before)
+        message = (f"{source.name}: {cause}: HTTP {exc.status} {exc.code or ''}".strip()
+                   + ". Polling is paused; set new credentials and resume the source.")
+        source.status = "auth_failed"
+        source.status_reason = message
+        opened = raise_alert(s, tenant_id=source.tenant_id, source_id=source.id,
+                             kind="source_auth_failed", message=message)
+        if opened:
+            audit(s, tenant_id=source.tenant_id, source_id=source.id, system=source.system,
+                  entity="source", external_id=source.name, action="pause", actor="system",
+                  outcome="error", http_status=exc.status, detail=message, direction="connector")
+    log.warning("source %s paused: %s", source_id, message)

@@ -1,0 +1,134 @@
+"""Load (design.md §3.4): execute a staged record's plan against IFS, one record at a time.
+
+A Postgres advisory lock per store record means two versions of one record never load at once.
+An older version never overwrites a newer one: versions are compared with the link's
+``last_version`` and with newer staged versions. The plan itself is run by
+:class:`~connector.pipeline.executor.PlanExecutor`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from connector.db import get_engine, session_scope
+from connector.errors import Conflict
+from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
+from connector.pipeline import records
+from connector.pipeline.audit import WriteContext
+from connector.pipeline.executor import PlanExecutor
+from connector.pipeline.links import get_link, index_customer, save_link, snapshot
+from connector.pipeline.records import Parked
+from connector.pipeline.targets import ifs_actor, ifs_client
+from connector.pipeline.transform import plan_record
+from connector.ratelimit import PrepaidBudget, RedisBudget
+
+PLAN_COST = 2  # IFS requests of a typical load: natural-key lookup + one change set
+
+
+class Busy(Conflict):
+    """Another worker holds this store record's lock: try again shortly."""
+
+
+def _lock_key(source_id: int, entity: str, external_id: str) -> int:
+    digest = hashlib.sha256(f"mlc:{source_id}:{entity}:{external_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def record_lock(source_id: int, entity: str, external_id: str) -> Iterator[None]:
+    """A session-level advisory lock on one store record, held across the IFS calls. A dead
+    worker's connection closes and the lock goes with it."""
+    key = _lock_key(source_id, entity, external_id)
+    with get_engine().connect() as conn:
+        got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
+        conn.commit()
+        if not got:
+            raise Busy(f"{entity} {external_id} is being loaded by another worker",
+                       retry_after=1.0)
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(key)))
+            conn.commit()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    state: str
+    ifs_key: str | None = None
+    detail: str = ""
+
+
+def load(staged_id: int) -> LoadResult:
+    """Load one staged record into IFS (idempotent; safe to call again after any failure)."""
+    with session_scope() as s:
+        rec = s.get(StagedRecord, staged_id)
+        if rec is None:
+            return LoadResult("missing")
+        if rec.state != PENDING:
+            return LoadResult(rec.state, detail="already finished")
+        key = (rec.source_id, rec.entity, rec.external_id)
+    with record_lock(*key):
+        return _load_locked(staged_id)
+
+
+def _load_locked(staged_id: int) -> LoadResult:
+    with session_scope() as s:
+        rec = s.get(StagedRecord, staged_id)
+        assert rec is not None
+        if rec.state != PENDING:
+            return LoadResult(rec.state, detail="already finished")
+        if rec.plan is None and not plan_record(s, rec):
+            return LoadResult(rec.state, detail=rec.last_error or "")
+        link = get_link(s, rec.source_id, rec.entity, rec.external_id)
+        if link is not None and link.last_version is not None and rec.version <= link.last_version:
+            records.mark_superseded(
+                s, rec, f"version {rec.version} is not newer than the applied {link.last_version}")
+            return LoadResult(rec.state)
+        if records.newer_version_exists(s, rec):
+            records.mark_superseded(s, rec, "a newer version of this record is staged")
+            return LoadResult(rec.state)
+        tenant = s.get(Tenant, rec.tenant_id)
+        source = s.get(Source, rec.source_id)
+        assert tenant is not None and source is not None
+        plan = dict(rec.plan or {})
+        link_snapshot = snapshot(link)
+        ctx = WriteContext(tenant.id, source.id, rec.entity, rec.external_id,
+                           ifs_actor(tenant, source))
+        version, chash = rec.version, rec.content_hash
+    client = ifs_client(tenant)
+    if isinstance(client.budget, RedisBudget):
+        # Reserve the plan's usual cost before any request (raises RateLimited to defer).
+        # A plan that knows it needs more (a GL voucher: lookup, header, rows, action) says
+        # so, so that it never starts without the tokens to finish.
+        cost = int(plan.get("ifs_requests") or PLAN_COST)
+        client.budget = PrepaidBudget.reserve(client.budget, cost)
+    executor = PlanExecutor(client, ctx, tenant, source, _load_dependency)
+    try:
+        ifs_key, etag, details = executor.execute(plan, link_snapshot, chash)
+    except Parked as exc:
+        with session_scope() as s:
+            rec = s.get(StagedRecord, staged_id)
+            assert rec is not None
+            records.mark_parked(s, rec, str(exc))
+        return LoadResult(PARKED, detail=str(exc))
+    with session_scope() as s:
+        rec = s.get(StagedRecord, staged_id)
+        assert rec is not None
+        save_link(s, tenant_id=tenant.id, source_id=source.id, entity=rec.entity,
+                  external_id=rec.external_id, ifs_key=ifs_key, etag=etag, version=version,
+                  content_hash=chash, details=details)
+        if plan.get("kind") == "customer" and plan.get("email"):
+            index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
+        records.mark_done(s, rec)
+    return LoadResult("done", ifs_key=ifs_key)
+
+
+def _load_dependency(staged_id: int) -> tuple[str, str | None]:
+    result = load(staged_id)
+    return result.state, result.ifs_key

@@ -1,0 +1,221 @@
+"""Staged records: staging, state changes, the pump and the sweeper (design.md §3–4).
+
+Postgres is the queue of record. Fetch stages rows (``INSERT … ON CONFLICT DO NOTHING`` on the
+natural key and version); the pump hands out pending rows to the transform queue, at most
+``MLC_LOAD_INFLIGHT_PER_TENANT`` per tenant at a time, marking them ``enqueued_at``; a row whose
+message was lost (dead worker, flushed Redis) is handed out again once it has been in flight for
+longer than ``MLC_SWEEP_AFTER_S``. Every row ends done, failed, parked or superseded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from connector.models import (
+    DONE,
+    FAILED,
+    PARKED,
+    PENDING,
+    SUPERSEDED,
+    StagedRecord,
+)
+
+
+class Parked(Exception):
+    """The record waits for an operator (e.g. BigCommerce skip policy, no IFS customer)."""
+
+
+def content_hash(payload: Any) -> str:
+    """Stable hash of a record's content (key order and whitespace do not matter)."""
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Incoming:
+    entity: str
+    external_id: str
+    version: str
+    payload: dict[str, Any]
+
+
+def stage(
+    session: Session, *, tenant_id: int, source_id: int, records: Iterable[Incoming], origin: str
+) -> list[int]:
+    """Store record versions; returns the ids of rows that are new (re-stages are no-ops)."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "source_id": source_id,
+            "entity": r.entity,
+            "external_id": r.external_id,
+            "version": r.version,
+            "payload": r.payload,
+            "content_hash": content_hash(r.payload),
+            "origin": origin,
+            "state": PENDING,
+        }
+        for r in records
+    ]
+    if not rows:
+        return []
+    stmt = (
+        insert(StagedRecord)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_staged_records_natural")
+        .returning(StagedRecord.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def latest_hash(session: Session, source_id: int, entity: str, external_id: str) -> str | None:
+    return session.scalar(
+        select(StagedRecord.content_hash)
+        .where(StagedRecord.source_id == source_id, StagedRecord.entity == entity,
+               StagedRecord.external_id == external_id)
+        .order_by(StagedRecord.version.desc())
+        .limit(1)
+    )
+
+
+def known_ids(session: Session, source_id: int, entity: str, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` have been staged at least once."""
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(StagedRecord.external_id).distinct().where(
+                StagedRecord.source_id == source_id, StagedRecord.entity == entity,
+                StagedRecord.external_id.in_(list(ids)))
+        )
+    )
+
+
+def finish(session: Session, record: StagedRecord, state: str, *, reason: str | None = None,
+           kind: str | None = None) -> None:
+    record.state = state
+    record.last_error = reason
+    record.error_kind = kind
+    record.enqueued_at = None
+
+
+def mark_done(session: Session, record: StagedRecord) -> None:
+    finish(session, record, DONE)
+
+
+def mark_failed(session: Session, record: StagedRecord, reason: str, kind: str = "data") -> None:
+    finish(session, record, FAILED, reason=reason, kind=kind)
+
+
+def mark_parked(session: Session, record: StagedRecord, reason: str) -> None:
+    finish(session, record, PARKED, reason=reason, kind="parked")
+
+
+def mark_superseded(session: Session, record: StagedRecord, reason: str) -> None:
+    finish(session, record, SUPERSEDED, reason=reason)
+
+
+def newer_version_exists(session: Session, record: StagedRecord) -> bool:
+    """A newer version of the same store record is staged and not failed: it will do the work."""
+    found = session.scalar(
+        select(StagedRecord.id).where(
+            StagedRecord.source_id == record.source_id,
+            StagedRecord.entity == record.entity,
+            StagedRecord.external_id == record.external_id,
+            StagedRecord.version > record.version,
+            StagedRecord.state.in_([PENDING, DONE]),
+        ).limit(1)
+    )
+    return found is not None
+
+
+def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: int,
+                  tenant_id: int | None = None, limit: int = 1000) -> list[int]:
+    """Pick pending rows to hand to the transform queue, respecting each tenant's in-flight
+    budget, and mark them enqueued. Rows in flight for longer than ``stale_after_s`` are
+    considered lost and handed out again. Commit before enqueueing the returned ids."""
+    now = datetime.now(UTC)
+    stale = now - timedelta(seconds=stale_after_s)
+    in_flight = and_(StagedRecord.state == PENDING, StagedRecord.enqueued_at.is_not(None),
+                     StagedRecord.enqueued_at >= stale)
+    busy_q = select(StagedRecord.tenant_id, func.count()).where(in_flight)
+    if tenant_id is not None:
+        busy_q = busy_q.where(StagedRecord.tenant_id == tenant_id)
+    busy = dict(session.execute(busy_q.group_by(StagedRecord.tenant_id)).tuples().all())
+    tenants_q = select(StagedRecord.tenant_id).distinct().where(
+        StagedRecord.state == PENDING,
+        or_(StagedRecord.enqueued_at.is_(None), StagedRecord.enqueued_at < stale))
+    if tenant_id is not None:
+        tenants_q = tenants_q.where(StagedRecord.tenant_id == tenant_id)
+    claimed: list[int] = []
+    for tid in session.scalars(tenants_q).all():
+        room = min(inflight_per_tenant - busy.get(tid, 0), limit - len(claimed))
+        if room <= 0:
+            continue
+        # Oldest first; customers before orders so references exist; SKIP LOCKED lets two
+        # pumps run at once without handing out the same row twice.
+        ids = list(session.scalars(
+            select(StagedRecord.id)
+            .where(StagedRecord.tenant_id == tid, StagedRecord.state == PENDING,
+                   or_(StagedRecord.enqueued_at.is_(None), StagedRecord.enqueued_at < stale))
+            .order_by(text("CASE WHEN entity = 'customer' THEN 0 ELSE 1 END"),
+                      StagedRecord.id)
+            .limit(room)
+            .with_for_update(skip_locked=True)
+        ))
+        if ids:
+            session.execute(update(StagedRecord).where(StagedRecord.id.in_(ids))
+                            .values(enqueued_at=now, attempts=StagedRecord.attempts + 1))
+            claimed.extend(ids)
+    return claimed
+
+
+def touch(staged_id: int, seconds: float) -> None:
+    """Keep a row 'in flight' while its retry waits, so the sweeper does not hand it out
+    twice: its ``enqueued_at`` moves to when the retry is due."""
+    from connector.db import session_scope
+
+    with session_scope() as s:
+        s.execute(update(StagedRecord).where(StagedRecord.id == staged_id,
+                                             StagedRecord.state == PENDING)
+                  .values(enqueued_at=func.now() + timedelta(seconds=seconds)))
+
+
+REPLAYABLE = (FAILED, PARKED)
+
+
+def replay(session: Session, *, tenant_id: int, ids: Sequence[int] | None = None,
+           source_id: int | None = None, entity: str | None = None,
+           states: Sequence[str] = REPLAYABLE) -> int:
+    """Put failed/parked rows back to pending (origin kept, error cleared). Idempotent: rows
+    already pending or done are untouched. Returns how many rows were reset."""
+    stmt = (update(StagedRecord)
+            .where(StagedRecord.tenant_id == tenant_id, StagedRecord.state.in_(list(states)))
+            .values(state=PENDING, enqueued_at=None, last_error=None, error_kind=None,
+                    plan=None))
+    if ids:
+        stmt = stmt.where(StagedRecord.id.in_(list(ids)))
+    if source_id is not None:
+        stmt = stmt.where(StagedRecord.source_id == source_id)
+    if entity is not None:
+        stmt = stmt.where(StagedRecord.entity == entity)
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def counts_by_state(session: Session, tenant_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(StagedRecord.state, func.count()).where(StagedRecord.tenant_id == tenant_id)
+        .group_by(StagedRecord.state)).tuples().all()
+    return dict(rows)
+
+
+TERMINAL = (DONE, FAILED, PARKED, SUPERSEDED)

@@ -1,0 +1,45 @@
+"""Transform (design.md §3.3): validate a staged record and map it to a plan.
+
+The store's planner (from its plugin, through the registry) does the validating and the pure
+mapping; invalid data ends here as a failed record with a plain-words reason, and a record that
+waits for an operator (e.g. BigCommerce ``skip`` policy, no IFS customer yet) is parked.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from connector.db import session_scope
+from connector.models import PENDING, Source, StagedRecord, Tenant
+from connector.pipeline import records
+from connector.pipeline.records import Parked
+from connector.stores.mapping import MappingError
+from connector.stores.registry import get_store
+
+
+def transform(staged_id: int) -> bool:
+    """Plan one staged record. True when it is ready to load; False when it ended here."""
+    with session_scope() as s:
+        rec = s.get(StagedRecord, staged_id)
+        if rec is None or rec.state != PENDING:
+            return False
+        return plan_record(s, rec)
+
+
+def plan_record(s: Session, rec: StagedRecord) -> bool:
+    source = s.get(Source, rec.source_id)
+    tenant = s.get(Tenant, rec.tenant_id)
+    assert source is not None and tenant is not None
+    fn = get_store(source.system).planners.get(rec.entity)
+    if fn is None:
+        records.mark_failed(s, rec, f"no mapping for {source.system} {rec.entity} records")
+        return False
+    try:
+        rec.plan = fn(s, tenant, source, rec)
+    except MappingError as exc:
+        records.mark_failed(s, rec, "; ".join(exc.problems), kind="data")
+        return False
+    except Parked as exc:
+        records.mark_parked(s, rec, str(exc))
+        return False
+    return True

@@ -1,0 +1,152 @@
+"""Fleet-wide request budgets: one token bucket per (remote system, tenant) in Redis.
+
+Every worker process that talks to a tenant's IFS (or a store) draws from the same bucket, so the
+fleet as a whole stays under the tenant's limit and a 429 normally never happens (ifs-cloud.md,
+"Decisions for this project" 2; design.md §5). The bucket lives in one Redis hash and is updated
+by one Lua script, so concurrent workers never double-spend a token; the script reads Redis' own
+clock (``TIME``), so worker clocks that drift do not matter.
+
+Nothing here sleeps: a caller that gets no token learns how long to wait and turns that into a
+:class:`~connector.errors.RateLimited`, which the task layer retries later (conventions habit 5).
+"""
+
+from __future__ import annotations
+
+import math
+
+import redis
+
+from connector.errors import RateLimited
+
+KEY_PREFIX = "mlc:budget:"
+
+# KEYS[1] bucket hash; ARGV: rate (tokens per microsecond), burst, n, ttl (ms).
+# State: tokens (float) and ts (Redis time in microseconds of the last update).
+# Returns the wait in seconds as a string ("0" when granted); Lua numbers returned as-is would be
+# truncated to integers by Redis.
+_TOKEN_BUCKET_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+if now > ts then
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  ts = now
+end
+local wait = 0
+if tokens >= n then
+  tokens = tokens - n
+else
+  wait = (n - tokens) / rate / 1000000
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'ts', string.format('%d', ts))
+redis.call('PEXPIRE', KEYS[1], ttl)
+return string.format('%.6f', wait)
+"""
+
+
+def budget_key(system: str, tenant: str | int) -> str:
+    """The conventional budget name for one tenant on one remote system, e.g. ``ifs:7``."""
+    return f"{system}:{tenant}"
+
+
+class RedisBudget:
+    """A token bucket shared by every process that uses the same Redis ``key``.
+
+    ``rate_per_min`` tokens are added per minute, up to ``burst`` (default: one second's worth,
+    at least 1). Two instances with the same key share one budget — that is the point: each
+    worker builds its own instance, Redis holds the one bucket.
+    """
+
+    def __init__(
+        self,
+        redis: redis.Redis,
+        key: str,
+        rate_per_min: int,
+        burst: int | None = None,
+    ) -> None:
+        if rate_per_min < 1:
+            raise ValueError("rate_per_min must be at least 1")
+        if burst is None:
+            burst = max(1, math.ceil(rate_per_min / 60))
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.redis = redis
+        self.key = key if key.startswith(KEY_PREFIX) else KEY_PREFIX + key
+        self.rate_per_min = rate_per_min
+        self.burst = burst
+        self._rate_per_us = rate_per_min / 60_000_000
+        # An idle bucket is full again after burst / rate; keep the hash a little longer, then
+        # let it expire (a missing hash reads as a full bucket, which is what it would be).
+        self._ttl_ms = math.ceil(burst / rate_per_min * 60_000) + 60_000
+        self._script = redis.register_script(_TOKEN_BUCKET_LUA)
+
+    def try_acquire(self, n: int = 1) -> float:
+        """Take ``n`` tokens if they are there: 0.0 when granted, else the seconds until they
+        will be (nothing is taken then). Never sleeps."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        if n > self.burst:
+            raise ValueError(f"cannot take {n} tokens at once from a bucket of {self.burst}")
+        raw = self._script(
+            keys=[self.key],
+            args=[repr(self._rate_per_us), self.burst, n, self._ttl_ms],
+        )
+        wait = float(raw.decode() if isinstance(raw, bytes) else raw)
+        return 0.0 if wait <= 0 else wait
+
+    def acquire_or_raise(self, n: int = 1) -> None:
+        """Take ``n`` tokens or raise :class:`RateLimited` with the wait as ``retry_after``.
+
+        Does not sleep: the task layer reschedules the work (conventions habit 5).
+        """
+        wait = self.try_acquire(n)
+        if wait > 0:
+            exc = RateLimited(
+                f"request budget {self.key} exhausted ({self.rate_per_min}/min)",
+                code="BUDGET_EXHAUSTED",
+                retry_after=wait,
+            )
+            exc.rate_per_min = self.rate_per_min  # lets the task layer spread its wake-ups
+            raise exc
+
+    def reset(self) -> None:
+        """Forget the bucket (it reads as full again). For tests and operator tooling."""
+        self.redis.delete(self.key)
+
+
+class PrepaidBudget:
+    """Tokens taken up front for a unit of work, then the shared bucket.
+
+    A load reserves its expected number of requests before it starts, so it either runs
+    through or does not start at all: under contention no half-done work (a lookup whose
+    create never got a token) is thrown away and redone.
+    """
+
+    def __init__(self, budget: RedisBudget, prepaid: int) -> None:
+        self.budget = budget
+        self.prepaid = prepaid
+        self.key = budget.key
+        self.rate_per_min = budget.rate_per_min
+
+    @classmethod
+    def reserve(cls, budget: RedisBudget, n: int) -> PrepaidBudget:
+        """Take ``n`` tokens (capped at the bucket's burst) or raise :class:`RateLimited`."""
+        n = max(1, min(n, budget.burst))
+        budget.acquire_or_raise(n)
+        return cls(budget, n)
+
+    def acquire_or_raise(self, n: int = 1) -> None:
+        if self.prepaid >= n:
+            self.prepaid -= n
+            return
+        self.budget.acquire_or_raise(n)

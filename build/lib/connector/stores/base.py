@@ -1,0 +1,107 @@
+"""What a store provides to the generic pipeline: one :class:`StorePlugin` per store system.
+
+A store package (``connector/stores/<system>/``) holds everything about one outside system —
+client, schemas, webhook verification, mapping (pure), flow (fetch and planners), hook
+management, reconciliation and CLI commands — and describes itself to the rest of the
+connector with a ``PLUGIN`` in its ``plugin.py``. The generic code (fetch, transform, webhook
+intake, admin, reconciliation, the CLI) asks :mod:`connector.stores.registry` for the plugin of
+a source's ``system`` and never imports a store module itself.
+
+Adding a store is adding one package and registering it (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.ifs.client import IfsODataClient
+    from connector.models import Source, StagedRecord, Tenant
+    from connector.pipeline.records import Incoming
+    from connector.pipeline.webhooks import Verdict
+    from connector.stores.reconciling import SourceReport
+
+#: Fetch one bounded window of a stream: ``(source_id, *, max_rows) -> (rows staged, more)``.
+Fetcher = Callable[..., tuple[int, bool]]
+#: Fetch one resource by id and stage it (webhooks, re-sync):
+#: ``(source_id, entity, external_id, origin) -> staged row ids``.
+OneFetcher = Callable[[int, str, str, str], list[int]]
+#: Read one resource by id without staging it (the console's replay preview):
+#: ``(source_id, entity, external_id) -> record versions as the store holds them now``.
+OneReader = Callable[[int, str, str], list["Incoming"]]
+#: Turn one staged record into an IFS plan (raise ``MappingError`` or ``Parked``).
+Planner = Callable[["Session", "Tenant", "Source", "StagedRecord"], dict[str, Any]]
+#: Verify and store one webhook delivery: ``(tenant, source, headers, raw body) -> Verdict``.
+WebhookIntake = Callable[[str, str, Mapping[str, str], bytes], "Verdict"]
+#: Compare the store with IFS for one source.
+Reconciler = Callable[["Tenant", "Source", "IfsODataClient"], "SourceReport"]
+
+
+class HookSetupError(Exception):
+    """Webhooks of a store could not be set up (missing public URL, store refused)."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One polled stream of a store (its cursor row is ``sync_cursors.stream``)."""
+
+    name: str
+    fetch: Fetcher
+    #: The source setting that overrides this stream's interval (seconds), if any.
+    interval_setting: str | None = None
+    #: Default interval when the setting is absent; None: the source's ``poll_interval_s``.
+    default_interval_s: int | None = None
+
+    def interval(self, source: Source) -> int:
+        """Seconds between two fetches of this stream for ``source``."""
+        settings = source.settings or {}
+        if self.interval_setting and settings.get(self.interval_setting) is not None:
+            return int(settings[self.interval_setting])
+        if self.default_interval_s is not None:
+            return self.default_interval_s
+        return int(source.poll_interval_s)
+
+
+@dataclass(frozen=True)
+class StorePlugin:
+    """Everything the generic connector needs to know about one store system."""
+
+    system: str
+    #: Human name for messages ("WooCommerce").
+    label: str
+    #: First letter of generated IFS ids (CustomerId, CustomerPoNo, voucher text prefix).
+    id_prefix: str
+    #: Path segment of the webhook endpoint: ``/webhooks/<webhook_path>/<tenant>/<source>``.
+    webhook_path: str
+    #: Credential fields the source needs (stored encrypted as one JSON document).
+    credential_fields: tuple[str, ...]
+    streams: tuple[Stream, ...]
+    fetch_one: OneFetcher
+    #: Planner per staged entity (``customer``, ``order``, ``payment`` …).
+    planners: Mapping[str, Planner]
+    #: ``(key owner, worked before) -> cause`` for the alert when the store key stops working.
+    auth_failure_cause: Callable[[str, bool], str]
+    #: Optional credential fields (webhook signing secrets).
+    optional_credential_fields: tuple[str, ...] = ()
+    #: Credential fields that are not secret (shown by ``source show``).
+    public_credential_fields: frozenset[str] = field(default_factory=frozenset)
+    accept_webhook: WebhookIntake | None = None
+    reconcile: Reconciler | None = None
+    #: Read one resource as the store holds it now, without staging (console replay).
+    read_one: OneReader | None = None
+    #: ``"module:attribute"`` of the store's click group (loaded only by the CLI).
+    cli: str | None = None
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        return tuple(self.planners)
+
+    def stream(self, name: str) -> Stream:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"{self.system} has no stream {name!r}")

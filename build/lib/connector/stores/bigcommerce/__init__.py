@@ -1,0 +1,1 @@
+"""BigCommerce: client, schemas, webhook verification, mapping, flow, hooks, CLI."""

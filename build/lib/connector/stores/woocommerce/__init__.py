@@ -1,0 +1,1 @@
+"""WooCommerce: client, schemas, webhook verification, mapping, flow, hooks, CLI."""

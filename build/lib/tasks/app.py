@@ -1,0 +1,93 @@
+"""The Celery app (design.md §5): no-loss settings, a queue per stage, explicit task names.
+
+Importing this module needs resolved settings: processes start through ``ml-connector worker``
+/ ``beat`` (which start the embedded servers when no URLs are configured) or with
+``DATABASE_URL`` and ``REDIS_URL`` in the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from connector.config import Settings, get_settings
+from connector.errors import ConfigError
+
+QUEUES = ("fetch", "transform", "load", "maintenance")
+
+TASK_ROUTES = {
+    "sync.dispatch": {"queue": "maintenance"},
+    "sync.fetch": {"queue": "fetch"},
+    "sync.fetch_one": {"queue": "fetch"},
+    "sync.transform": {"queue": "transform"},
+    "sync.load": {"queue": "load"},
+    "maintenance.*": {"queue": "maintenance"},
+    "bigcommerce.*": {"queue": "maintenance"},
+}
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    broker = settings.broker_url or settings.redis_url
+    if not broker:
+        raise ConfigError(
+            "REDIS_URL",
+            "is required by Celery processes (or CELERY_BROKER_URL); start them with "
+            "`ml-connector worker` / `ml-connector beat` to use the embedded default",
+        )
+    return {
+        "broker_url": broker,
+        # Results are not used for control flow; they only help `sync --wait` and Flower.
+        "result_backend": settings.redis_url,
+        "result_expires": 3600,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        # No loss: ack after the work is done, re-queue when a worker dies, one message at a time.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_acks_on_failure_or_timeout": True,
+        # Time limits below the visibility timeout, or Redis redelivers a running task.
+        "task_soft_time_limit": settings.task_soft_time_limit_s,
+        "task_time_limit": settings.task_time_limit_s,
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        "broker_connection_retry_on_startup": True,
+        # Flower sees everything.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_track_started": True,
+        "task_queues": [Queue(q) for q in QUEUES],
+        "task_default_queue": "maintenance",
+        "task_routes": TASK_ROUTES,
+        "beat_schedule": {
+            "dispatch": {"task": "sync.dispatch", "schedule": float(settings.dispatch_interval_s)},
+            "sweep": {"task": "maintenance.sweep",
+                      "schedule": float(min(30, max(1, settings.sweep_after_s // 2)))},
+            "enrich": {"task": "maintenance.enrich_all", "schedule": 300.0},
+            "bigcommerce-hooks": {"task": "bigcommerce.hooks_health_all", "schedule": 900.0},
+        },
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+    }
+
+
+TASK_MODULES = ["tasks.sync", "tasks.maintenance", "tasks.bigcommerce"]
+
+app = Celery("ml_connector", include=TASK_MODULES)
+app.conf.update(celery_config(get_settings()))
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: Any) -> None:
+    """Forked pool processes must not share the parent's DB pool or Redis sockets."""
+    from connector.db import reset_engine
+    from connector.handles import reset_handles
+
+    reset_engine()
+    reset_handles()

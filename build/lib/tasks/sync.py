@@ -1,0 +1,146 @@
+"""Thin pipeline tasks (conventions habit 1): ids in, one service call, errors → retry/failure.
+
+``sync.dispatch`` (beat) → ``sync.fetch`` (one stream of one source) → the pump hands staged
+rows to ``sync.transform`` → ``sync.load``. Every message carries ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+
+from connector.config import get_settings
+from connector.db import session_scope
+from connector.errors import AuthError, ConnectorError
+from connector.models import StagedRecord
+from connector.pipeline import records
+from connector.pipeline.audit import raise_alert
+from connector.pipeline.dispatch import claim_due
+from connector.pipeline.fetch import run_fetch
+from connector.pipeline.load import load as load_record
+from connector.pipeline.transform import transform as transform_record
+from tasks.app import app
+from tasks.base import ConnectorTask, backoff_seconds
+
+log = logging.getLogger(__name__)
+
+
+def pump(tenant_id: int | None = None) -> int:
+    """Hand pending rows to the transform queue within each tenant's in-flight budget."""
+    settings = get_settings()
+    with session_scope() as s:
+        ids = records.claim_pending(s, inflight_per_tenant=settings.load_inflight_per_tenant,
+                                    stale_after_s=settings.sweep_after_s, tenant_id=tenant_id)
+    for staged_id in ids:  # after the commit (habit 8)
+        transform.delay(staged_id)
+    return len(ids)
+
+
+@app.task(bind=True, base=ConnectorTask, name="sync.dispatch")
+def dispatch(self: Task) -> int:
+    with session_scope() as s:
+        due = claim_due(s)
+    for source_id, stream in due:
+        fetch.delay(source_id, stream)
+    return len(due)
+
+
+@app.task(bind=True, base=ConnectorTask, name="sync.fetch")
+def fetch(self: ConnectorTask, source_id: int, stream: str) -> dict[str, Any]:
+    try:
+        result = run_fetch(source_id, stream)
+    except ConnectorError as exc:
+        self.retry_on(exc)
+        raise
+    pump(_tenant_of_source(source_id))
+    return {"staged": result.staged, "more": result.more, "paused": result.paused}
+
+
+@app.task(bind=True, base=ConnectorTask, name="sync.fetch_one")
+def fetch_one(self: ConnectorTask, source_id: int, entity: str, external_id: str,
+              origin: str = "webhook") -> int:
+    from connector.pipeline.webhooks import fetch_resource
+
+    try:
+        staged = fetch_resource(source_id, entity, external_id, origin)
+    except AuthError as exc:
+        from connector.pipeline.fetch import pause_for_auth
+
+        pause_for_auth(source_id, exc)
+        return 0
+    except ConnectorError as exc:
+        self.retry_on(exc)
+        raise
+    pump(_tenant_of_source(source_id))
+    return staged
+
+
+@app.task(bind=True, base=ConnectorTask, name="sync.transform")
+def transform(self: ConnectorTask, staged_id: int) -> bool:
+    try:
+        ready = transform_record(staged_id)
+    except ConnectorError as exc:
+        _retry_or_fail(self, staged_id, exc)
+        return False  # deferred or failed; the row says which
+    if ready:
+        load.delay(staged_id)
+    else:
+        pump(_tenant_of_record(staged_id))
+    return ready
+
+
+@app.task(bind=True, base=ConnectorTask, name="sync.load")
+def load(self: ConnectorTask, staged_id: int) -> str:
+    try:
+        result = load_record(staged_id)
+    except ConnectorError as exc:
+        return _retry_or_fail(self, staged_id, exc)
+    pump(_tenant_of_record(staged_id))
+    return result.state
+
+
+def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> str:
+    """Retry a retryable error (keeping the row 'in flight' for the sweeper), or end the row
+    as failed with a reason an operator understands."""
+    settings = get_settings()
+    retries = int(task.request.retries or 0)
+    countdown = task.defer_for_budget(exc)
+    if countdown is not None:
+        # The row stays in flight (for the sweeper) until the deferred run is due.
+        records.touch(staged_id, countdown)
+        return "deferred"
+    if exc.retryable and retries < settings.max_retries:
+        countdown = backoff_seconds(retries, exc, settings.retry_backoff_max_s)
+        records.touch(staged_id, countdown)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries)
+    kind = "auth" if isinstance(exc, AuthError) else ("exhausted" if exc.retryable else "data")
+    reason = str(exc) if kind != "exhausted" else (
+        f"gave up after {retries + 1} attempts: {exc}")
+    tenant_id = None
+    with session_scope() as s:
+        rec = s.get(StagedRecord, staged_id)
+        if rec is not None and rec.state == "pending":
+            records.mark_failed(s, rec, reason, kind=kind)
+            tenant_id = rec.tenant_id
+            if kind == "auth":
+                raise_alert(s, tenant_id=rec.tenant_id, source_id=None, kind="ifs_auth_failed",
+                            message=f"IFS rejected the connector's credentials: {exc}")
+    log.warning("record %s failed (%s): %s", staged_id, kind, reason)
+    pump(tenant_id)
+    return "failed"
+
+
+def _tenant_of_record(staged_id: int) -> int | None:
+    with session_scope() as s:
+        rec = s.get(StagedRecord, staged_id)
+        return rec.tenant_id if rec is not None else None
+
+
+def _tenant_of_source(source_id: int) -> int | None:
+    from connector.models import Source
+
+    with session_scope() as s:
+        src = s.get(Source, source_id)
+        return src.tenant_id if src is not None else None
