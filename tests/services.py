@@ -90,7 +90,8 @@ def _claim_redis_db(base: str) -> int:
     whose process is gone is taken over."""
     registry = redis.Redis.from_url(f"{base}/0")
     me = str(os.getpid())
-    for db in range(1, 16):
+    # Highest first: sessions of older checkouts pick 1 + pid % 14, never 15.
+    for db in range(15, 0, -1):
         key = CLAIM_KEY.format(db)
         if registry.set(key, me, nx=True, ex=CLAIM_TTL_S):
             return db
