@@ -69,57 +69,6 @@ def _with_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
-CLAIM_KEY = "mlc:test-session-redis-db:{}"
-CLAIM_TTL_S = 6 * 3600
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _claim_redis_db(base: str) -> int:
-    """A Redis database number (1–15) no other live test session on this machine uses: the
-    Celery broker lives there, so two sessions sharing one would run each other's tasks
-    against the wrong database. Claims are keys in database 0 holding the owner's pid; a claim
-    whose process is gone is taken over."""
-    registry = redis.Redis.from_url(f"{base}/0")
-    me = str(os.getpid())
-    # Highest first: sessions of older checkouts pick 1 + pid % 14, never 15.
-    for db in range(15, 0, -1):
-        key = CLAIM_KEY.format(db)
-        if registry.set(key, me, nx=True, ex=CLAIM_TTL_S):
-            return db
-        owner = registry.get(key)
-        if owner is not None and not _alive(int(owner)):
-            # Compare-and-set, so two sessions taking over the same stale claim cannot both win.
-            with registry.pipeline() as pipe:
-                try:
-                    pipe.watch(key)
-                    if pipe.get(key) == owner:
-                        pipe.multi()
-                        pipe.set(key, me, ex=CLAIM_TTL_S)
-                        pipe.execute()
-                        return db
-                except redis.WatchError:
-                    pass
-    db = 1 + (os.getpid() % 15)
-    print(f"tests: every Redis database is claimed by a live session; sharing database {db}")
-    return db
-
-
-def _release_redis_db(base: str, db: int) -> None:
-    registry = redis.Redis.from_url(f"{base}/0")
-    key = CLAIM_KEY.format(db)
-    if registry.get(key) == str(os.getpid()).encode():
-        registry.delete(key)
-
-
 class ServiceSet:
     """Creates the session's database and picks its Redis database."""
 
@@ -133,10 +82,23 @@ class ServiceSet:
         conn.close()
         self.database_url = _with_database(self.admin_url, self.db_name)
         base = _redis_base_url()
-        self._redis_base = base
-        self.redis_db = _claim_redis_db(base)
+        self._claim = uuid.uuid4().hex
+        self._base = base
+        self.redis_db = self._claim_redis_db(base)
         self.redis_url = f"{base}/{self.redis_db}"
         redis.Redis.from_url(self.redis_url).flushdb()
+
+    def _claim_redis_db(self, base: str) -> int:
+        """A Redis database number no other live test session uses: claimed with SET NX in
+        db 0 (expiring, in case a session dies), so parallel sessions on one machine never
+        share a broker queue or flush each other's keys."""
+        admin = redis.Redis.from_url(f"{base}/0")
+        for number in range(1, 16):
+            if admin.set(f"mlc-test:redis-db:{number}", self._claim, nx=True, ex=4 * 3600):
+                return number
+        fallback = 1 + (os.getpid() % 15)
+        print(f"tests: every Redis database is claimed; sharing db {fallback}")
+        return fallback
 
     def drop(self) -> None:
         from connector.db import reset_engine
@@ -153,4 +115,7 @@ class ServiceSet:
         conn.close()
         with contextlib.suppress(redis.RedisError):
             redis.Redis.from_url(self.redis_url).flushdb()
-            _release_redis_db(self._redis_base, self.redis_db)
+            admin = redis.Redis.from_url(f"{self._base}/0")
+            key = f"mlc-test:redis-db:{self.redis_db}"
+            if admin.get(key) == self._claim.encode():
+                admin.delete(key)

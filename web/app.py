@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import text, update
 
+from connector import metrics
 from connector.config import get_settings
 from connector.db import get_engine, session_scope
 from connector.handles import get_redis
@@ -35,11 +36,14 @@ def _answer(kind: str, tenant: str, source: str, verdict: Verdict) -> Any:
                              WebhookDelivery.resource_id.in_([f[2] for f in verdict.fetch]))
                       .values(state="enqueued"))
     level = logging.INFO if verdict.status < 400 else logging.WARNING
+    # One line: tenant and source come from the URL and are escaped by the log filter (CR/LF
+    # and control characters), so a crafted path cannot forge a log entry.
     log.log(level, "%s webhook %s/%s -> %s %s", kind, tenant, source, verdict.status,
-            verdict.message)
+            verdict.detail or verdict.message)
     if verdict.status < 400:
         return Response(status=verdict.status)  # respond fast, no body (bigcommerce.md §5)
-    return jsonify({"error": verdict.message}), verdict.status
+    headers = {"Retry-After": "300"} if verdict.status == 503 else {}
+    return jsonify({"error": verdict.message}), verdict.status, headers
 
 
 def create_app() -> Flask:
@@ -48,11 +52,18 @@ def create_app() -> Flask:
     # Bodies over the limit are refused by Flask with 413 before they are read.
     app.config["MAX_CONTENT_LENGTH"] = get_settings().webhook_max_body_bytes
 
+    @app.before_request
+    def _fresh_log_context() -> None:
+        from connector.logformat import reset_context
+
+        reset_context()
+
     @app.post("/webhooks/<store>/<tenant>/<source>")
     def store_hook(store: str, tenant: str, source: str) -> Any:
         """One endpoint per store plugin (``webhook_path``: ``bc``, ``woo``, …)."""
         raw = request.get_data(cache=False)
         system, verdict = accept(store, tenant, source, dict(request.headers), raw)
+        metrics.webhook_delivery(system, verdict.status)
         return _answer(system, tenant, source, verdict)
 
     from web.console import console
@@ -65,6 +76,19 @@ def create_app() -> Flask:
     def too_large(_: Any) -> Any:
         log.warning("webhook refused: body over %d bytes", get_settings().webhook_max_body_bytes)
         return jsonify({"error": "body too large"}), 413
+
+    @app.errorhandler(404)
+    def not_found(_: Any) -> Any:
+        return jsonify({"error": "not found"}), 404
+
+    @app.errorhandler(405)
+    def not_allowed(_: Any) -> Any:
+        return jsonify({"error": "method not allowed"}), 405
+
+    @app.errorhandler(400)
+    def bad_request(_: Any) -> Any:
+        log.warning("request refused: malformed (%s %s)", request.method, request.path[:200])
+        return jsonify({"error": "bad request"}), 400
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from connector.crypto import VaultError
 from connector.db import session_scope
 from connector.errors import AuthError, ConnectorError
+from connector.logformat import bind
+from connector.logs import scrub
 from connector.models import Source, SyncCursor
-from connector.pipeline.audit import audit, raise_alert
+from connector.pipeline.audit import SOURCE_AUTH_FAILED, audit, raise_alert, resolve_alerts
 from connector.pipeline.dispatch import finish_fetch
 from connector.stores.registry import get_store
 
@@ -39,12 +42,17 @@ def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) 
         if source is None or source.status != "active":
             _release(source_id, stream, error=None, more=False)
             return FetchResult(0, False, paused=source is not None)
-        system = source.system
+        system, tenant_id = source.system, source.tenant_id
+    bind(tenant=tenant_id, source=source_id)
     try:
         fn = get_store(system).stream(stream).fetch
         staged, more = fn(source_id, max_rows=max_rows)
     except AuthError as exc:
         pause_for_auth(source_id, exc)
+        _release(source_id, stream, error=str(exc), more=False)
+        return FetchResult(0, False, paused=True)
+    except VaultError as exc:
+        pause_for_vault(source_id)
         _release(source_id, stream, error=str(exc), more=False)
         return FetchResult(0, False, paused=True)
     except ConnectorError as exc:
@@ -54,6 +62,8 @@ def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) 
         _release(source_id, stream, error=f"{type(exc).__name__}: {exc}", more=False)
         raise
     _release(source_id, stream, error=None, more=more)
+    with session_scope() as s:  # the store takes our key again
+        resolve_alerts(s, tenant_id=tenant_id, source_id=source_id, kind=SOURCE_AUTH_FAILED)
     return FetchResult(staged, more)
 
 
@@ -78,11 +88,39 @@ def pause_for_auth(source_id: int, exc: AuthError) -> None:
         message = (f"{source.name}: {cause}: HTTP {exc.status} {exc.code or ''}".strip()
                    + ". Polling is paused; set new credentials and resume the source.")
         source.status = "auth_failed"
-        source.status_reason = message
+        source.status_reason = scrub(message)
         opened = raise_alert(s, tenant_id=source.tenant_id, source_id=source.id,
-                             kind="source_auth_failed", message=message)
+                             kind=SOURCE_AUTH_FAILED, message=message)
         if opened:
             audit(s, tenant_id=source.tenant_id, source_id=source.id, system=source.system,
                   entity="source", external_id=source.name, action="pause", actor="system",
                   outcome="error", http_status=exc.status, detail=message, direction="connector")
     log.warning("source %s paused: %s", source_id, message)
+
+
+VAULT_FAILED = "vault_failed"
+
+
+def pause_for_vault(source_id: int) -> None:
+    """The source's stored secret cannot be decrypted with this process's
+    ``MLC_ENCRYPTION_KEYS`` (a key was removed, or this worker still has only old keys): pause
+    the source and raise (or count) its one ``vault`` alert, instead of a traceback per task.
+    Fix the keys (``ml-connector keys check``), then resume the source."""
+    with session_scope() as s:
+        source = s.get(Source, source_id)
+        if source is None:
+            return
+        message = (f"{source.name}: its stored credentials cannot be decrypted with the keys "
+                   "in MLC_ENCRYPTION_KEYS (key removed, or this process has old keys). "
+                   "Polling is paused; fix the keys (`ml-connector keys check`) and resume "
+                   "the source.")
+        if source.status == "active":
+            source.status = VAULT_FAILED
+            source.status_reason = message
+        opened = raise_alert(s, tenant_id=source.tenant_id, source_id=source.id, kind="vault",
+                             message=message)
+        if opened:
+            audit(s, tenant_id=source.tenant_id, source_id=source.id, system=source.system,
+                  entity="source", external_id=source.name, action="pause", actor="system",
+                  outcome="error", detail=message, direction="connector")
+    log.warning("source %s paused: stored credentials cannot be decrypted", source_id)

@@ -9,24 +9,28 @@ An older version never overwrites a newer one: versions are compared with the li
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from connector import metrics
 from connector.db import get_engine, session_scope
 from connector.errors import Conflict
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import records
-from connector.pipeline.audit import WriteContext
+from connector.pipeline.audit import IFS_AUTH_FAILED, WriteContext, resolve_alerts
 from connector.pipeline.executor import PlanExecutor
 from connector.pipeline.links import get_link, index_customer, save_link, snapshot
 from connector.pipeline.records import Parked
 from connector.pipeline.targets import ifs_actor, ifs_client
-from connector.pipeline.transform import plan_record
+from connector.pipeline.transform import bind_record, plan_record
 from connector.ratelimit import PrepaidBudget, RedisBudget
 
+log = logging.getLogger(__name__)
 PLAN_COST = 2  # IFS requests of a typical load: natural-key lookup + one change set
 
 
@@ -73,8 +77,14 @@ def load(staged_id: int) -> LoadResult:
         if rec.state != PENDING:
             return LoadResult(rec.state, detail="already finished")
         key = (rec.source_id, rec.entity, rec.external_id)
+        bind_record(rec)
+    started = time.monotonic()
     with record_lock(*key):
-        return _load_locked(staged_id)
+        result = _load_locked(staged_id)
+    metrics.load_finished(result.state, time.monotonic() - started)
+    log.info("load of record %s: %s%s", staged_id, result.state,
+             f" ({result.ifs_key})" if result.ifs_key else "")
+    return result
 
 
 def _load_locked(staged_id: int) -> LoadResult:
@@ -126,6 +136,8 @@ def _load_locked(staged_id: int) -> LoadResult:
         if plan.get("kind") == "customer" and plan.get("email"):
             index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
         records.mark_done(s, rec)
+        # IFS took a write: an open "IFS rejects our credentials" alert is over.
+        resolve_alerts(s, tenant_id=tenant.id, source_id=None, kind=IFS_AUTH_FAILED)
     return LoadResult("done", ifs_key=ifs_key)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
     from connector.ifs.client import IfsODataClient
     from connector.models import Source, StagedRecord, Tenant
-    from connector.pipeline.records import Incoming
     from connector.pipeline.webhooks import Verdict
     from connector.stores.reconciling import SourceReport
 
@@ -30,15 +30,40 @@ Fetcher = Callable[..., tuple[int, bool]]
 #: Fetch one resource by id and stage it (webhooks, re-sync):
 #: ``(source_id, entity, external_id, origin) -> staged row ids``.
 OneFetcher = Callable[[int, str, str, str], list[int]]
-#: Read one resource by id without staging it (the console's replay preview):
-#: ``(source_id, entity, external_id) -> record versions as the store holds them now``.
-OneReader = Callable[[int, str, str], list["Incoming"]]
 #: Turn one staged record into an IFS plan (raise ``MappingError`` or ``Parked``).
 Planner = Callable[["Session", "Tenant", "Source", "StagedRecord"], dict[str, Any]]
 #: Verify and store one webhook delivery: ``(tenant, source, headers, raw body) -> Verdict``.
 WebhookIntake = Callable[[str, str, Mapping[str, str], bytes], "Verdict"]
+#: One authenticated read with credentials not stored yet: ``(base URL, credentials, source
+#: settings) -> None``; raises the connector's error family (``source add`` without --no-check).
+ConnectionCheck = Callable[[str, dict[str, str], dict[str, Any]], None]
 #: Compare the store with IFS for one source.
 Reconciler = Callable[["Tenant", "Source", "IfsODataClient"], "SourceReport"]
+#: Read one resource by id without staging it (re-sync dry-run):
+#: ``(source_id, entity, external_id) -> records`` (``connector.pipeline.records.Incoming``).
+OneReader = Callable[[int, str, str], list[Any]]
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """One window of a store's order history, read but not staged (``backfill``)."""
+
+    #: What to stage (``Incoming`` records: orders with what they reference or carry).
+    records: list[Any]
+    #: Where the next window starts (the store's keyset bookmark, JSON-serialisable).
+    position: dict[str, Any]
+    #: Store orders read in this window.
+    read: int
+    #: Modification time read up to (for progress).
+    reached: datetime | None
+    #: True when the history up to ``until`` has been read.
+    done: bool
+
+
+#: Read the next window of order history modified in ``[since, until)``:
+#: ``(source_id, position, *, since, until, max_rows) -> HistoryWindow`` (``position`` is ``{}``
+#: on the first call, then the previous window's ``position``).
+HistoryReader = Callable[..., HistoryWindow]
 
 
 class HookSetupError(Exception):
@@ -91,10 +116,13 @@ class StorePlugin:
     public_credential_fields: frozenset[str] = field(default_factory=frozenset)
     accept_webhook: WebhookIntake | None = None
     reconcile: Reconciler | None = None
-    #: Read one resource as the store holds it now, without staging (console replay).
-    read_one: OneReader | None = None
+    check_connection: ConnectionCheck | None = None
     #: ``"module:attribute"`` of the store's click group (loaded only by the CLI).
     cli: str | None = None
+    #: Read one record by id without staging it (``sync --order ID --dry-run``).
+    read_one: OneReader | None = None
+    #: Windowed read of order history (``backfill``); None: the store cannot backfill.
+    read_history: HistoryReader | None = None
 
     @property
     def entities(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from connector.db import session_scope
 from connector.operations import alerts
+from connector.operations.admin import AdminError
 from connector.operations.console import (
     ActionRefused,
     request_sync,
@@ -92,6 +93,6 @@ def _alert(action: Any, alert_id: int, done: str) -> Any:
         with session_scope() as s:
             action(s, alert_id, operator=operator(), note=_note())
         flash(f"Alert #{alert_id} {done}.", "ok")
-    except LookupError as exc:
+    except AdminError as exc:  # unknown alert, or not open any more
         flash(str(exc), "error")
     return redirect(url_for("console.overview"))

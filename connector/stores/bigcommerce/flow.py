@@ -83,6 +83,15 @@ def bc_client(source: Source) -> BigCommerceClient:
                              overlap=timedelta(seconds=int(settings.get("overlap_s", 10))))
 
 
+def check_connection(base_url: str, credentials: dict[str, str],
+                     settings: dict[str, Any]) -> None:
+    """One authenticated read (the first page of orders) with credentials not stored yet, for
+    ``source add``; raises the connector's error family (AuthError: the token is refused)."""
+    client = BigCommerceClient(base_url, str(credentials["store_hash"]),
+                               Secret(str(credentials["access_token"])))
+    next(iter(client.iter_orders_modified_since(None)), None)
+
+
 def _setting(tenant: Tenant, source: Source, name: str, default: Any) -> Any:
     merged = {**(tenant.settings or {}), **(source.settings or {})}
     return merged.get(name, default)
@@ -262,9 +271,9 @@ def fetch_customers(source_id: int, *, max_rows: int) -> tuple[int, bool]:
         lambda client, mark, seen: client.iter_customers(mark, seen=seen), rows_for)
 
 
-def read_one(source_id: int, entity: str, external_id: str) -> list[Incoming]:
-    """Read one order (with payments, shipments, refunds) or customer by id, without staging
-    it: what the store holds now (the webhook path and the operator console's replay)."""
+def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> list[int]:
+    """Fetch one order (with payments, shipments, refunds) or customer by id and stage it: the
+    webhook path (BigCommerce payloads are stubs, bc §5)."""
     with session_scope() as s:
         source = s.get(Source, source_id)
         tenant = s.get(Tenant, source.tenant_id) if source is not None else None
@@ -273,26 +282,19 @@ def read_one(source_id: int, entity: str, external_id: str) -> list[Incoming]:
     client = bc_client(source)
     try:
         if entity == "order":
-            return order_records(client, client.get_order(int(external_id)))
-        if entity == "customer":
+            rows = order_records(client, client.get_order(int(external_id)))
+        elif entity == "customer":
             if policy != "create":
                 return []  # IFS is the customer master (module docstring)
             customer = client.get_customer(int(external_id))
-            return [Incoming("customer", str(customer["id"]), customer_version(customer),
+            rows = [Incoming("customer", str(customer["id"]), customer_version(customer),
                              customer)]
-        log.warning("source %s: nothing to fetch for a %s event", source.name, entity)
-        return []
+        else:
+            log.warning("source %s: nothing to fetch for a %s event", source.name, entity)
+            return []
     except NotFound:
         log.info("source %s: %s %s is gone from the store; nothing to stage", source.name,
                  entity, external_id)
-        return []
-
-
-def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> list[int]:
-    """Fetch one order (with payments, shipments, refunds) or customer by id and stage it: the
-    webhook path (BigCommerce payloads are stubs, bc §5)."""
-    rows = read_one(source_id, entity, external_id)
-    if not rows:
         return []
     with session_scope() as s:
         src = s.get(Source, source_id)

@@ -48,6 +48,17 @@ def woo_client(source: Source) -> WooCommerceClient:
     )
 
 
+def check_connection(base_url: str, credentials: dict[str, str],
+                     settings: dict[str, Any]) -> None:
+    """One authenticated read (the first page of orders) with credentials not stored yet, for
+    ``source add``; raises the connector's error family (AuthError: the key is refused)."""
+    client = WooCommerceClient(
+        base_url, credentials["consumer_key"], Secret(credentials["consumer_secret"]),
+        use_oauth1=settings.get("use_oauth1"),
+        order_by_modified=bool(settings.get("order_by_modified", True)))
+    client.list_orders_modified_since(None)
+
+
 def order_version(order: dict[str, Any]) -> str:
     """Versions sort by time: the GMT modification time (woo §3, naive UTC)."""
     return str(order.get("date_modified_gmt") or order.get("date_created_gmt") or "")
@@ -59,26 +70,37 @@ def customer_version(customer: dict[str, Any]) -> str:
     return f"{stamp}#{records.content_hash(customer)[:12]}"
 
 
-def _customer_incoming(customer: dict[str, Any]) -> Incoming:
+def customer_incoming(customer: dict[str, Any]) -> Incoming:
     return Incoming("customer", str(customer["id"]), customer_version(customer), customer)
 
 
-def stage_orders(s: Session, source: Source, client: WooCommerceClient,
-                 orders: list[dict[str, Any]], origin: str) -> list[int]:
-    """Stage order versions, and first the customers they reference that we never saw."""
+def referenced_customers(s: Session, source: Source, client: WooCommerceClient,
+                         orders: list[dict[str, Any]]) -> list[Incoming]:
+    """The customers ``orders`` reference that were never staged (read, not staged)."""
     wanted = sorted({str(o.get("customer_id")) for o in orders if o.get("customer_id")})
     missing = set(wanted) - records.known_ids(s, source.id, "customer", wanted)
     customers = []
     for cid in sorted(missing, key=int):
         try:
-            customers.append(_customer_incoming(client.get_customer(int(cid))))
+            customers.append(customer_incoming(client.get_customer(int(cid))))
         except NotFound:
             log.warning("source %s: customer %s referenced by an order is gone", source.name, cid)
+    return customers
+
+
+def order_incoming(order: dict[str, Any]) -> Incoming:
+    return Incoming("order", str(order["id"]), order_version(order), order)
+
+
+def stage_orders(s: Session, source: Source, client: WooCommerceClient,
+                 orders: list[dict[str, Any]], origin: str) -> list[int]:
+    """Stage order versions, and first the customers they reference that we never saw."""
+    customers = referenced_customers(s, source, client, orders)
     staged = records.stage(s, tenant_id=source.tenant_id, source_id=source.id,
                            records=customers, origin=origin)
     staged += records.stage(
         s, tenant_id=source.tenant_id, source_id=source.id, origin=origin,
-        records=[Incoming("order", str(o["id"]), order_version(o), o) for o in orders])
+        records=[order_incoming(o) for o in orders])
     return staged
 
 
@@ -146,7 +168,7 @@ def fetch_customers(source_id: int, *, max_rows: int) -> tuple[int, bool]:
                 .where(StagedRecord.source_id == source_id, StagedRecord.entity == "customer",
                        StagedRecord.external_id.in_(ids))
                 .order_by(StagedRecord.external_id, StagedRecord.version)).tuples().all())
-            changed = [_customer_incoming(c) for c in batch
+            changed = [customer_incoming(c) for c in batch
                        if latest.get(str(c["id"])) != records.content_hash(c)]
             staged_total += len(records.stage(s, tenant_id=source.tenant_id,
                                               source_id=source_id, records=changed,
@@ -191,23 +213,7 @@ def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> lis
     customer = client.get_customer(int(external_id))
     with session_scope() as s:
         return records.stage(s, tenant_id=source.tenant_id, source_id=source_id,
-                             records=[_customer_incoming(customer)], origin=origin)
-
-
-def read_one(source_id: int, entity: str, external_id: str) -> list[Incoming]:
-    """Read one order or customer by id without staging it: what the store holds now (the
-    operator console's replay preview). A record gone from the store reads as nothing."""
-    with session_scope() as s:
-        source = s.get(Source, source_id)
-        assert source is not None
-    client = woo_client(source)
-    try:
-        if entity == "order":
-            order = client.get_order(int(external_id))
-            return [Incoming("order", str(order["id"]), order_version(order), order)]
-        return [_customer_incoming(client.get_customer(int(external_id)))]
-    except NotFound:
-        return []
+                             records=[customer_incoming(customer)], origin=origin)
 
 
 # --- planners -------------------------------------------------------------------------------

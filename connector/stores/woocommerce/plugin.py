@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.stores.base import StorePlugin, Stream
-from connector.stores.woocommerce import flow
+from connector.stores.woocommerce import flow, history
 from connector.stores.woocommerce.intake import accept_woocommerce
 from connector.stores.woocommerce.reconcile import reconcile_woo
 
@@ -31,10 +31,12 @@ PLUGIN = StorePlugin(
                default_interval_s=3600),
     ),
     fetch_one=flow.fetch_one,
-    read_one=flow.read_one,
+    check_connection=flow.check_connection,
     planners={"customer": flow.plan_customer, "order": flow.plan_order},
     auth_failure_cause=_auth_failure_cause,
     accept_webhook=accept_woocommerce,
     reconcile=reconcile_woo,
     cli="connector.stores.woocommerce.cli:woocommerce",
+    read_one=history.read_one,
+    read_history=history.read_history,
 )

@@ -1,5 +1,0 @@
-"""``python -m connector.cli``."""
-
-from connector.cli.main import main
-
-main()

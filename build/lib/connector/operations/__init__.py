@@ -1,2 +1,0 @@
-"""Operations around the pipeline: admin use cases, reconciliation, IFS enrichment, overview
-and progress."""

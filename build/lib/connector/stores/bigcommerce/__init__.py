@@ -1,1 +1,0 @@
-"""BigCommerce: client, schemas, webhook verification, mapping, flow, hooks, CLI."""

@@ -1,1 +1,0 @@
-"""WooCommerce: client, schemas, webhook verification, mapping, flow, hooks, CLI."""
