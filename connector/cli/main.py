@@ -52,7 +52,8 @@ SUMMARY: dict[str, str] = {
     "db": "Database schema (Alembic migrations).",
     "demo": "Full sync against the sandbox on the embedded default, then a reconciliation.",
     "fleet": "Run the whole fleet locally: release, then web, worker, beat and flower.",
-    "flower": "Run the Flower dashboard behind basic auth (MLC_ADMIN_USER / MLC_ADMIN_PASSWORD).",
+    "flower": ("Run the Flower dashboard behind basic auth (MLC_ADMIN_USER / MLC_ADMIN_PASSWORD); "
+               "its /metrics and /healthcheck ask for the same credentials."),
     "ifs": "The tenant's IFS Cloud target.",
     "keys": "Encryption keys of the credential vault.",
     "reconcile": "Compare each store with IFS: counts, net totals, failed records with reasons.",
