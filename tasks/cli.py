@@ -64,8 +64,6 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
     fail(f"not settled after {timeout}s (see `ml-connector records --tenant {tenant_name}`)", 1)
 
 
-
-
 @click.command()
 @click.option("--tenant", "tenant_name", required=True)
 @click.option("--id", "ids", multiple=True, type=int, help="Record id (repeatable).")
@@ -93,8 +91,6 @@ def replay(tenant_name: str, ids: tuple[int, ...], source_name: str | None,
         from tasks.sync import pump
 
         pump(tenant_id)
-
-
 
 
 # --- processes (Procfile) --------------------------------------------------------------------
@@ -125,8 +121,6 @@ def beat(loglevel: str) -> None:
     schedule = get_settings().data_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     app.start(["beat", "--loglevel", loglevel, "--schedule", str(schedule)])
-
-
 
 
 @click.command()

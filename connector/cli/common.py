@@ -47,7 +47,6 @@ def vault() -> Any:
     return get_vault()
 
 
-
 def tenant_sources(session: Session, tenant_name: str,
                    source_name: str | None) -> tuple[Any, list[Any]]:
     """The tenant and its sources (or the one named)."""

@@ -4,8 +4,8 @@ The web process calls :func:`accept` with the endpoint's store path, the raw bod
 the store's intake (its plugin's ``accept_webhook``) verifies the signature with the source's own
 secret (so a tenant's secret is valid only for that tenant's endpoint), dedupes redeliveries in
 Postgres through :func:`store_delivery` and returns what the web layer must enqueue *after* the
-commit. Payloads are stubs (BigCommerce) or may be stale
-(WooCommerce is async): the resource is always fetched fresh by id.
+commit. Payloads are stubs (BigCommerce) or may be stale (WooCommerce is async): the resource
+is always fetched fresh by id.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from connector.stores.registry import by_webhook_path, get_store
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Verdict:
     """What the web layer answers, and what it enqueues after the commit."""
@@ -40,8 +41,9 @@ def find_source(s: Session, tenant_name: str, source_name: str, system: str) -> 
         .where(Tenant.name == tenant_name, Source.name == source_name, Source.system == system))
 
 
-def store_delivery(s: Session, source: Source, *, dedupe: str, message_id: str | None, topic: str,
-           entity: str | None, resource_id: str | None, body: dict[str, Any]) -> bool:
+def store_delivery(s: Session, source: Source, *, dedupe: str, message_id: str | None,
+                   topic: str, entity: str | None, resource_id: str | None,
+                   body: dict[str, Any]) -> bool:
     """Insert the delivery; False when it was already received (a redelivery: no-op)."""
     if message_id and s.scalar(select(WebhookDelivery.id).where(
             WebhookDelivery.source_id == source.id,
