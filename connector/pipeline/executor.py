@@ -25,6 +25,7 @@ from connector.ifs.batch import BatchRequest
 from connector.ifs.client import IfsODataClient
 from connector.ifs.odata import filter_eq, odata_key
 from connector.models import FAILED, Source, StagedRecord, Tenant
+from connector.pipeline import records
 from connector.pipeline.audit import WriteContext
 from connector.pipeline.identity import ensure_own_customer
 from connector.pipeline.links import (
@@ -187,7 +188,7 @@ class PlanExecutor:
                 select(StagedRecord).where(
                     StagedRecord.source_id == self.source.id, StagedRecord.entity == entity,
                     StagedRecord.external_id == external_id)
-                .order_by(StagedRecord.version.desc()).limit(1))
+                .order_by(*records.newest_first()).limit(1))
             pending_id = pending.id if pending is not None else None
             state = pending.state if pending is not None else None
             reason = pending.last_error if pending is not None else None
