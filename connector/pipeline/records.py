@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import String, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from connector.models import (
     DONE,
@@ -127,7 +128,8 @@ def mark_superseded(session: Session, record: StagedRecord, reason: str) -> None
 # Versions order by what happened (issue 13, seen 8): by modification time, and within the same
 # time by the order in which we saw them — the staged row's id, a monotonic sequence — never by
 # the content hash some versions carry after the time (``2025-03-14T09:05:40#3f9a…``).
-VERSION_TIME = func.split_part(StagedRecord.version, "#", 1)
+version_time_column: ColumnElement[str] = func.split_part(StagedRecord.version, "#", 1,
+                                                          type_=String)
 
 
 def version_time(version: str) -> str:
@@ -137,16 +139,17 @@ def version_time(version: str) -> str:
 
 def newest_first() -> tuple[Any, Any]:
     """ORDER BY terms for "latest version first"."""
-    return VERSION_TIME.desc(), StagedRecord.id.desc()
+    return version_time_column.desc(), StagedRecord.id.desc()
 
 
 def oldest_first() -> tuple[Any, Any]:
-    return VERSION_TIME.asc(), StagedRecord.id.asc()
+    return version_time_column.asc(), StagedRecord.id.asc()
 
 
 def _later_than(record: StagedRecord) -> Any:
-    when = version_time(record.version)
-    return or_(when < VERSION_TIME, and_(when == VERSION_TIME, StagedRecord.id > record.id))
+    when = literal(version_time(record.version), String)
+    return or_(version_time_column > when,
+               and_(version_time_column == when, StagedRecord.id > record.id))
 
 
 def newer_version_exists(session: Session, record: StagedRecord) -> bool:

@@ -45,6 +45,7 @@ def woo_client(source: Source) -> WooCommerceClient:
         use_oauth1=settings.get("use_oauth1"),  # None: by scheme (woo decision 1)
         order_by_modified=bool(settings.get("order_by_modified", True)),
         overlap=timedelta(seconds=int(settings.get("overlap_s", 10))),
+        oauth_signed_url=settings.get("oauth_signed_url") or None,
     )
 
 
