@@ -230,8 +230,7 @@ class IfsODataClient:
         IFS has no idempotency keys (§7): callers look the natural key up first (Decisions 6).
         """
         return self._call(
-            "POST", self.url(projection, path), ok=(201,), body=body,
-            handle=lambda r: _with_etag(_entity(r), r),
+            "POST", self.url(projection, path), ok=(201,), body=body, handle=_created,
         )
 
     def patch(
@@ -381,6 +380,16 @@ def _maybe_sent(exc: requests.RequestException) -> bool:
         return not any(m in text for m in ("NewConnectionError", "Failed to establish",
                                            "Connection refused", "Name or service not known"))
     return True
+
+
+def _created(response: requests.Response) -> tuple[Entity, str | None]:
+    """A 201 whose body cannot be read: the record exists, but we do not know its key."""
+    data = decode_json(response) if response.content else {}
+    if not isinstance(data, dict):
+        raise OutcomeUnknown("IFS answered 201 with a body that cannot be read; the record "
+                             "was created (re-read it by its natural key)",
+                             status=response.status_code, url=response.url)
+    return data, _etag(data, response)
 
 
 def _with_etag(entity: Entity, response: requests.Response) -> tuple[Entity, str | None]:

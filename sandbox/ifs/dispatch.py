@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from flask import Response, request
 
-from sandbox.common import SimulatorState
+from sandbox.common import SimulatorState, drop_connection
 from sandbox.ifs.batch import (
     BatchRequest,
     BatchResponse,
@@ -113,6 +113,13 @@ class ProjectionDispatch:
                 out.append(self._run_changeset(ctx, part))
             else:
                 out.append(self._run_batch_request(ctx, part, {})[0])
+        ratio = float(self.state.faults.extra.get("drop_after_commit_ratio") or 0)
+        if ratio:
+            with self.state.lock:
+                roll = self.state.rng.random()
+            if roll < ratio:
+                # Committed, then the connection is lost: the client sees no answer.
+                drop_connection()
         accept = request.headers.get("Accept", "").lower()
         fmt = str(self.config.batch_format)
         if fmt == "json" or (fmt == "as_asked" and "application/json" in accept

@@ -61,3 +61,28 @@ def test_relative_next_links_on_navigation_paths_are_followed(pipeline: dict[str
         index = dict(s.execute(select(CustomerIndex.email, CustomerIndex.customer_id))
                      .tuples().all())
     assert index == {f"{x}@example.org": "NAV-9" for x in "abc"}
+
+
+def test_a_batch_committed_but_unanswered_is_outcome_unknown_and_adopted_once(
+        pipeline: dict[str, Any]) -> None:
+    from sandbox.common import Faults
+
+    ifs, woo = pipeline["ifs"], pipeline["woo"]
+    woo.seed(customers=2, orders=3, seed=6, guest_ratio=0.0, silent=True)
+    # Every $batch is committed, then the connection drops before the answer.
+    ifs.state.faults = Faults(path_prefix="/main/", methods=["POST"],
+                              extra={"drop_after_commit_ratio": 1.0})
+    tenant = make_tenant(pipeline["ifs_url"])
+    source = add_woo_source(tenant, pipeline["woo_url"])
+    sync_and_settle(tenant, source)
+    ours = [o for o in ifs.orders() if o["CustomerPoNo"].startswith(f"W{source}-")]
+    assert len(ours) == 3 and len({o["CustomerPoNo"] for o in ours}) == 3  # once each
+    with session_scope() as s:
+        rows = s.execute(select(AuditEvent.entity, AuditEvent.action, AuditEvent.outcome).where(
+            AuditEvent.tenant_id == tenant, AuditEvent.entity.in_(["order", "customer"])))
+        seen = set(rows.tuples().all())
+        states = set(s.scalars(select(StagedRecord.state).where(
+            StagedRecord.tenant_id == tenant)))
+    assert ("order", "create", "unknown") in seen and ("order", "adopt", "ok") in seen
+    assert not any(outcome == "error" for _, action, outcome in seen if action == "create")
+    assert states == {"done"}
