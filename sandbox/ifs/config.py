@@ -32,6 +32,9 @@ class IfsConfig:
     max_top: int = 5000
     etag_churn_ratio: float = 0.0  # PATCH: another IFS user bumps the row first → 412
     mi_modified_ratio: float = 0.0  # projection calls answered 500 MI_MODIFIED_ERROR
+    # Writes answered 400 with an error message that echoes the request's Authorization
+    # header (some gateways and servlet containers do this): a secret-leak test switch.
+    echo_authorization_ratio: float = 0.0
     email_method_id: str = "E_MAIL"  # CommunicationMethods.MethodId of e-mail (tenant-specific)
     phone_method_id: str = "PHONE"
     default_currency: str = "EUR"

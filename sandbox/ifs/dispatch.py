@@ -64,6 +64,15 @@ class ProjectionDispatch:
                     "MI_MODIFIED_ERROR",
                     "The projection metadata has been modified. Refresh and try again.",
                 )
+            if request.method != "GET" and self.state.faults.applies(
+                    request.method, request.path) and self._roll(
+                    self._switch("echo_authorization_ratio")):
+                raise ODataError(
+                    400,
+                    "ODP_BAD_REQUEST",
+                    "Request rejected. Request headers: Authorization: "
+                    f"{request.headers.get('Authorization', '')}",
+                )
             companies = tuple(str(c) for c in self.config.clients[client_id].get("companies", []))
             ctx = CallContext(
                 client_id,

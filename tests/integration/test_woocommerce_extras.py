@@ -110,7 +110,7 @@ def test_woo_webhooks_accelerate_without_polling(pipeline: dict[str, Any], web_a
         "X-WC-Webhook-Delivery-ID": "forged-1",
         "X-WC-Webhook-Signature": sign_woo_body(body, "not-the-secret")})
     assert r.status_code == 401
-    # malformed JSON with a valid signature → 400; unknown source → 404
+    # malformed JSON with a valid signature → 400; unknown source → the same 401 as a forgery
     bad = b"{not json"
     r = requests.post(destination, data=bad, timeout=10, headers={
         "Content-Type": "application/json",
@@ -118,7 +118,7 @@ def test_woo_webhooks_accelerate_without_polling(pipeline: dict[str, Any], web_a
     assert r.status_code == 400
     r = requests.post(f"{web_app}/webhooks/woo/acme/nope", data=body, timeout=10,
                       headers={"Content-Type": "application/json"})
-    assert r.status_code == 404
+    assert r.status_code == 401
     with session_scope() as s:
         assert len(s.scalars(select(WebhookDelivery)).all()) == 3  # nothing stored by rejects
 
