@@ -55,13 +55,23 @@ def test_the_rehearsal_recipe_works_as_written(pipeline: dict[str, Any],
     assert len(orders) == 3
 
 
+@pytest.fixture
+def woo_config_restored(pipeline: dict[str, Any]) -> Any:
+    """The WooCommerce simulator is shared by the session and its reset keeps the config:
+    put back what this test changes."""
+    config = pipeline["woo"].config
+    saved = (config.assume_https, config.home_url)
+    yield config
+    config.assume_https, config.home_url = saved
+
+
 def _client(woo_url: str, **kwargs: Any) -> WooCommerceClient:
     return WooCommerceClient(woo_url, DEFAULT_CONSUMER_KEY, Secret(DEFAULT_CONSUMER_SECRET),
                              use_oauth1=True, **kwargs)
 
 
 def test_oauth_behind_a_tls_terminating_proxy_signs_the_url_the_shop_signs(
-        pipeline: dict[str, Any]) -> None:
+        pipeline: dict[str, Any], woo_config_restored: Any) -> None:
     woo = pipeline["woo"]
     woo.seed(customers=2, orders=3, seed=2, guest_ratio=0.0, silent=True)
     # The shop is https://shop.example.test behind a proxy that does not set HTTPS=on: WordPress
