@@ -74,6 +74,7 @@ def render(rec: Reconciliation) -> str:
         out.append(f"  {r.source} ({r.system})")
         out.append(f"    orders in store: {r.store_orders:>6}   net {format_nets(r.store_net)}")
         out.append(f"    orders in IFS:   {r.ifs_orders:>6}   net {format_nets(r.ifs_net)}")
+        out.append(f"    orders equal to the cent: {r.orders_exact} of {r.ifs_orders}")
         if r.vouchers:
             out.append("    vouchers: " + ", ".join(f"{k} {v}" for k, v in r.vouchers.items()))
         out.append(f"    customers linked: {r.store_customers_linked}")

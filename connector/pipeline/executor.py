@@ -25,7 +25,9 @@ from connector.ifs.batch import BatchRequest
 from connector.ifs.client import IfsODataClient
 from connector.ifs.odata import filter_eq, odata_key
 from connector.models import FAILED, Source, StagedRecord, Tenant
+from connector.pipeline import records
 from connector.pipeline.audit import WriteContext
+from connector.pipeline.identity import ensure_own_customer
 from connector.pipeline.links import (
     LinkSnapshot,
     get_link,
@@ -107,14 +109,14 @@ class PlanExecutor:
                 return cid, link.etag, link.details
             _, etag = self.patch_owned(CUSTOMERS, "CustomerInfoSet", key, owned, link.etag)
             return cid, etag, {"owned": owned}
-        found = self.client.get(CUSTOMERS, "CustomerInfoSet", key)
+        found = self.own_customer(cid)
         if found is None and plan.get("email"):
             # A customer keyed in IFS by hand with the same e-mail (found by enrichment) is
             # the same buyer: link to it instead of creating a duplicate.
             with session_scope() as s:
                 known = lookup_customer_by_email(s, self.tenant.id, str(plan["email"]))
             if known and known != cid:
-                matched = self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": known})
+                matched = self.own_customer(known)
                 if matched is not None:
                     self.ctx.record("adopt", "ok", ifs_key=known, http_status=200,
                                     detail=f"matched existing IFS customer {known} by e-mail")
@@ -140,7 +142,7 @@ class PlanExecutor:
         except ConnectorError:
             # Created meanwhile by another worker (two orders of one buyer loading at once, or
             # the buyer's own customer record): adopt it instead of failing.
-            again = self.client.get(CUSTOMERS, "CustomerInfoSet", key)
+            again = self.own_customer(cid)
             if again is None:
                 raise
             self.ctx.record("adopt", "ok", ifs_key=cid, http_status=200,
@@ -148,11 +150,23 @@ class PlanExecutor:
             return cid, again[1], {"owned": owned}
         return cid, responses[0].etag, {"owned": owned}
 
+    def own_customer(self, cid: str) -> tuple[dict[str, Any], str | None] | None:
+        """The IFS customer ``cid`` and its ETag when it exists and belongs to the tenant's
+        company; None when it does not exist. A customer of another company is never linked
+        or patched: the record fails naming the conflict (``identity``, docs/money.md §3)."""
+        found = self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": cid})
+        if found is not None:
+            ensure_own_customer(self.client, cid, found[0], self.tenant.company,
+                                self.tenant.name)
+        return found
+
     def ensure_inline_customer(self, plan: dict[str, Any]) -> str:
-        """A customer that has no store record of its own (a guest): lookup, else create."""
+        """A customer that has no store record of its own (a guest): lookup, else create —
+        or the existing customer its e-mail matches. Returns the customer the order must use;
+        the e-mail index is written only with that customer, which exists in IFS."""
         cid = str(plan["customer_id"])
-        if self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": cid}) is None:
-            self.customer(plan, None, None)
+        if self.own_customer(cid) is None:
+            cid = self.customer(plan, None, None)[0]
         if plan.get("email"):
             with session_scope() as s:
                 index_customer(s, self.tenant.id, plan["email"], cid, origin="connector")
@@ -174,7 +188,7 @@ class PlanExecutor:
                 select(StagedRecord).where(
                     StagedRecord.source_id == self.source.id, StagedRecord.entity == entity,
                     StagedRecord.external_id == external_id)
-                .order_by(StagedRecord.version.desc()).limit(1))
+                .order_by(*records.newest_first()).limit(1))
             pending_id = pending.id if pending is not None else None
             state = pending.state if pending is not None else None
             reason = pending.last_error if pending is not None else None

@@ -96,7 +96,8 @@ def _load_locked(staged_id: int) -> LoadResult:
         if rec.plan is None and not plan_record(s, rec):
             return LoadResult(rec.state, detail=rec.last_error or "")
         link = get_link(s, rec.source_id, rec.entity, rec.external_id)
-        if link is not None and link.last_version is not None and rec.version <= link.last_version:
+        if link is not None and link.last_version is not None and not records.is_newer_than(
+                s, rec, link.last_version):
             records.mark_superseded(
                 s, rec, f"version {rec.version} is not newer than the applied {link.last_version}")
             return LoadResult(rec.state)

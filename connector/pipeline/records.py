@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import String, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from connector import metrics
 from connector.logformat import correlation_id
@@ -97,7 +98,7 @@ def latest_hash(session: Session, source_id: int, entity: str, external_id: str)
         select(StagedRecord.content_hash)
         .where(StagedRecord.source_id == source_id, StagedRecord.entity == entity,
                StagedRecord.external_id == external_id)
-        .order_by(StagedRecord.version.desc())
+        .order_by(*newest_first())
         .limit(1)
     )
 
@@ -141,6 +142,33 @@ def mark_superseded(session: Session, record: StagedRecord, reason: str) -> None
     finish(session, record, SUPERSEDED, reason=reason)
 
 
+# Versions order by what happened (issue 13, seen 8): by modification time, and within the same
+# time by the order in which we saw them — the staged row's id, a monotonic sequence — never by
+# the content hash some versions carry after the time (``2025-03-14T09:05:40#3f9a…``).
+version_time_column: ColumnElement[str] = func.split_part(StagedRecord.version, "#", 1,
+                                                          type_=String)
+
+
+def version_time(version: str) -> str:
+    """The time part of a version string (``stamp#hash`` → ``stamp``)."""
+    return version.split("#", 1)[0]
+
+
+def newest_first() -> tuple[Any, Any]:
+    """ORDER BY terms for "latest version first"."""
+    return version_time_column.desc(), StagedRecord.id.desc()
+
+
+def oldest_first() -> tuple[Any, Any]:
+    return version_time_column.asc(), StagedRecord.id.asc()
+
+
+def _later_than(record: StagedRecord) -> Any:
+    when = literal(version_time(record.version), String)
+    return or_(version_time_column > when,
+               and_(version_time_column == when, StagedRecord.id > record.id))
+
+
 def newer_version_exists(session: Session, record: StagedRecord) -> bool:
     """A newer version of the same store record is staged and not failed: it will do the work."""
     found = session.scalar(
@@ -148,11 +176,26 @@ def newer_version_exists(session: Session, record: StagedRecord) -> bool:
             StagedRecord.source_id == record.source_id,
             StagedRecord.entity == record.entity,
             StagedRecord.external_id == record.external_id,
-            StagedRecord.version > record.version,
+            _later_than(record),
             StagedRecord.state.in_([PENDING, DONE]),
         ).limit(1)
     )
     return found is not None
+
+
+def is_newer_than(session: Session, record: StagedRecord, applied_version: str) -> bool:
+    """Whether ``record`` happened after the version already applied to IFS (the link's
+    ``last_version``): a later time, or the same time and seen later."""
+    if record.version == applied_version:
+        return False
+    mine, theirs = version_time(record.version), version_time(applied_version)
+    if mine != theirs:
+        return mine > theirs
+    applied_id = session.scalar(select(StagedRecord.id).where(
+        StagedRecord.source_id == record.source_id, StagedRecord.entity == record.entity,
+        StagedRecord.external_id == record.external_id,
+        StagedRecord.version == applied_version))
+    return applied_id is None or record.id > applied_id
 
 
 def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: int,

@@ -453,6 +453,10 @@ class BigCommerceClient:
         """All product lines (the endpoint defaults to 50: ``limit=250`` and paged, bc §2)."""
         return list(self._v2_list(f"/orders/{int(order_id)}/products"))
 
+    def get_order_fees(self, order_id: int) -> list[Row]:
+        """``GET /v2/orders/{id}/fees`` (all pages; bc "Money fields")."""
+        return list(self._v2_list(f"/orders/{int(order_id)}/fees"))
+
     def get_shipping_addresses(self, order_id: int) -> list[Row]:
         """``GET /v2/orders/{id}/shipping_addresses`` (all pages)."""
         return list(self._v2_list(f"/orders/{int(order_id)}/shipping_addresses"))

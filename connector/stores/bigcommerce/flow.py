@@ -159,8 +159,11 @@ def order_records(client: BigCommerceClient, order: dict[str, Any]) -> list[Inco
         return []
     products = client.get_order_products(oid)
     addresses = client.get_shipping_addresses(oid)
-    out = [Incoming("order", str(oid), order_version(order),
-                    {**order, "products": products, "shipping_addresses": addresses})]
+    staged = {**order, "products": products, "shipping_addresses": addresses}
+    if isinstance(order.get("fees"), dict):
+        # Only the sub-resource link: read the fee lines, they are part of the order's money.
+        staged["fees"] = client.get_order_fees(oid)
+    out = [Incoming("order", str(oid), order_version(order), staged)]
     context = {"id": oid, "default_currency_code": order.get("default_currency_code"),
                "currency_code": order.get("currency_code")}
     for txn in client.get_transactions(oid):
