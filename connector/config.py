@@ -103,8 +103,13 @@ class Settings:
     visibility_timeout_s: int = 3600
     task_soft_time_limit_s: int = 240
     task_time_limit_s: int = 300
-    max_retries: int = 8
+    max_retries: int = 0  # 0: no count limit, the per-kind deadlines below decide
     retry_backoff_max_s: int = 600
+    # How long a retryable error of each kind may go on before the record fails as exhausted,
+    # counted from its first failure (an IFS outage of a few hours is survived).
+    retry_deadline_transient_s: int = 21_600
+    retry_deadline_rate_limited_s: int = 21_600
+    retry_deadline_conflict_s: int = 900
     dispatch_interval_s: int = 5
     sweep_after_s: int = 300
     load_inflight_per_tenant: int = 20
@@ -114,6 +119,13 @@ class Settings:
     public_url: str | None = None
     admin_user: str | None = None
     admin_password: Secret | None = None
+
+    def retry_deadline_s(self, kind: str) -> int:
+        """The retry deadline of an error kind (``transient``, ``rate_limited``,
+        ``conflict``); an unknown kind gets the transient one."""
+        return {"rate_limited": self.retry_deadline_rate_limited_s,
+                "conflict": self.retry_deadline_conflict_s}.get(
+                    kind, self.retry_deadline_transient_s)
 
     @property
     def embedded_database(self) -> bool:
@@ -169,8 +181,12 @@ class Settings:
             visibility_timeout_s=visibility,
             task_soft_time_limit_s=soft,
             task_time_limit_s=hard,
-            max_retries=_int(env, "MLC_MAX_RETRIES", 8, 0),
+            max_retries=_int(env, "MLC_MAX_RETRIES", 0, 0),
             retry_backoff_max_s=backoff_max,
+            retry_deadline_transient_s=_int(env, "MLC_RETRY_DEADLINE_TRANSIENT_S", 21_600, 1),
+            retry_deadline_rate_limited_s=_int(env, "MLC_RETRY_DEADLINE_RATE_LIMITED_S",
+                                               21_600, 1),
+            retry_deadline_conflict_s=_int(env, "MLC_RETRY_DEADLINE_CONFLICT_S", 900, 1),
             dispatch_interval_s=_int(env, "MLC_DISPATCH_INTERVAL_S", 5, 1),
             sweep_after_s=_int(env, "MLC_SWEEP_AFTER_S", 300, 5),
             load_inflight_per_tenant=_int(env, "MLC_LOAD_INFLIGHT_PER_TENANT", 20, 1),

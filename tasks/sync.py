@@ -7,6 +7,7 @@ rows to ``sync.transform`` → ``sync.load``. Every message carries ids only.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
@@ -22,7 +23,7 @@ from connector.pipeline.fetch import run_fetch
 from connector.pipeline.load import load as load_record
 from connector.pipeline.transform import transform as transform_record
 from tasks.app import app
-from tasks.base import ConnectorTask, backoff_seconds
+from tasks.base import ConnectorTask, decide_retry
 
 log = logging.getLogger(__name__)
 
@@ -102,22 +103,24 @@ def load(self: ConnectorTask, staged_id: int) -> str:
 
 
 def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> str:
-    """Retry a retryable error (keeping the row 'in flight' for the sweeper), or end the row
-    as failed with a reason an operator understands."""
-    settings = get_settings()
+    """Retry a retryable error until its kind's deadline, counted from the row's first
+    failure (keeping the row 'in flight' for the sweeper), or end the row as failed with a
+    reason an operator understands."""
     retries = int(task.request.retries or 0)
     countdown = task.defer_for_budget(exc)
     if countdown is not None:
         # The row stays in flight (for the sweeper) until the deferred run is due.
         records.touch(staged_id, countdown)
         return "deferred"
-    if exc.retryable and retries < settings.max_retries:
-        countdown = backoff_seconds(retries, exc, settings.retry_backoff_max_s)
-        records.touch(staged_id, countdown)
-        raise task.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries)
+    reason = str(exc)
+    if exc.retryable:
+        since = records.failing_since(staged_id) or datetime.now(UTC)
+        decision = decide_retry(exc, attempt=retries, failing_since=since)
+        if decision.retry:
+            records.note_failure(staged_id, decision.countdown)
+            raise task.retry(exc=exc, countdown=decision.countdown, max_retries=None)
+        reason = decision.reason
     kind = "auth" if isinstance(exc, AuthError) else ("exhausted" if exc.retryable else "data")
-    reason = str(exc) if kind != "exhausted" else (
-        f"gave up after {retries + 1} attempts: {exc}")
     tenant_id = None
     with session_scope() as s:
         rec = s.get(StagedRecord, staged_id)

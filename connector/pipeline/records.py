@@ -106,6 +106,8 @@ def finish(session: Session, record: StagedRecord, state: str, *, reason: str | 
     record.last_error = reason
     record.error_kind = kind
     record.enqueued_at = None
+    if state != FAILED:  # a failed row keeps when it started failing; replay clears it
+        record.failing_since = None
 
 
 def mark_done(session: Session, record: StagedRecord) -> None:
@@ -190,6 +192,30 @@ def touch(staged_id: int, seconds: float) -> None:
                   .values(enqueued_at=func.now() + timedelta(seconds=seconds)))
 
 
+def note_failure(staged_id: int, retry_in: float) -> datetime | None:
+    """A retryable failure of a row: keep it in flight until its retry is due (like
+    :func:`touch`) and remember when its run of failures began. Returns that time (None when
+    the row is no longer pending)."""
+    from connector.db import session_scope
+
+    with session_scope() as s:
+        since = s.execute(
+            update(StagedRecord)
+            .where(StagedRecord.id == staged_id, StagedRecord.state == PENDING)
+            .values(enqueued_at=func.now() + timedelta(seconds=retry_in),
+                    failing_since=func.coalesce(StagedRecord.failing_since, func.now()))
+            .returning(StagedRecord.failing_since)).scalar()
+    return since
+
+
+def failing_since(staged_id: int) -> datetime | None:
+    """When the row's current run of retryable failures began (None: it is not failing)."""
+    from connector.db import session_scope
+
+    with session_scope() as s:
+        return s.scalar(select(StagedRecord.failing_since).where(StagedRecord.id == staged_id))
+
+
 REPLAYABLE = (FAILED, PARKED)
 
 
@@ -201,7 +227,7 @@ def replay(session: Session, *, tenant_id: int, ids: Sequence[int] | None = None
     stmt = (update(StagedRecord)
             .where(StagedRecord.tenant_id == tenant_id, StagedRecord.state.in_(list(states)))
             .values(state=PENDING, enqueued_at=None, last_error=None, error_kind=None,
-                    plan=None))
+                    plan=None, failing_since=None))
     if ids:
         stmt = stmt.where(StagedRecord.id.in_(list(ids)))
     if source_id is not None:

@@ -17,7 +17,6 @@ from tests.integration.harness import Beat, Worker
 os.environ["MLC_DISPATCH_INTERVAL_S"] = "1"
 os.environ["MLC_SWEEP_AFTER_S"] = "6"
 os.environ["MLC_RETRY_BACKOFF_MAX_S"] = "3"
-os.environ["MLC_MAX_RETRIES"] = "6"
 
 
 @pytest.fixture(scope="session")
