@@ -111,6 +111,7 @@ class Settings:
     retry_deadline_rate_limited_s: int = 21_600
     retry_deadline_conflict_s: int = 900
     dispatch_interval_s: int = 5
+    fetch_lease_s: int = 60
     sweep_after_s: int = 300
     load_inflight_per_tenant: int = 20
     ifs_budget_per_min: int = 600
@@ -188,6 +189,7 @@ class Settings:
                                                21_600, 1),
             retry_deadline_conflict_s=_int(env, "MLC_RETRY_DEADLINE_CONFLICT_S", 900, 1),
             dispatch_interval_s=_int(env, "MLC_DISPATCH_INTERVAL_S", 5, 1),
+            fetch_lease_s=_int(env, "MLC_FETCH_LEASE_S", 60, 5),
             sweep_after_s=_int(env, "MLC_SWEEP_AFTER_S", 300, 5),
             load_inflight_per_tenant=_int(env, "MLC_LOAD_INFLIGHT_PER_TENANT", 20, 1),
             ifs_budget_per_min=_int(env, "MLC_IFS_BUDGET_PER_MIN", 600, 1),

@@ -13,6 +13,7 @@ Nothing here sleeps: a caller that gets no token learns how long to wait and tur
 from __future__ import annotations
 
 import math
+import time
 
 import redis
 
@@ -118,6 +119,24 @@ class RedisBudget:
             )
             exc.rate_per_min = self.rate_per_min  # lets the task layer spread its wake-ups
             raise exc
+
+    #: The longest a caller blocks in :meth:`acquire_waiting` before it raises instead.
+    max_wait_s: float = 5.0
+
+    def acquire_waiting(self, n: int = 1) -> None:
+        """Take ``n`` tokens, waiting for them when they are due within :attr:`max_wait_s`;
+        otherwise raise :class:`RateLimited`. For store clients, whose callers (a scan over
+        pages) lose work when they stop: a short bounded wait is cheaper than a retry."""
+        waited = 0.0
+        while True:
+            wait = self.try_acquire(n)
+            if wait <= 0:
+                return
+            if waited + wait > self.max_wait_s:
+                self.acquire_or_raise(n)
+                return
+            time.sleep(wait)
+            waited += wait
 
     def reset(self) -> None:
         """Forget the bucket (it reads as full again). For tests and operator tooling."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -135,19 +136,31 @@ class ConnectorTask(Task):  # type: ignore[misc]
             countdown=countdown, headers=self._since_headers(self.failing_since()))
         return countdown
 
-    def retry_on(self, exc: ConnectorError, **kwargs: Any) -> Any:
+    def retry_on(self, exc: ConnectorError, *,
+                 before_wait: Callable[[float], None] | None = None,
+                 on_give_up: Callable[[str], None] | None = None, **kwargs: Any) -> Any:
         """Retry a retryable error with backoff until its kind's deadline, or re-raise. Budget
-        exhaustion defers instead (see :meth:`defer_for_budget`)."""
+        exhaustion defers instead (see :meth:`defer_for_budget`). ``before_wait(seconds)`` runs
+        before the task waits (a fetch keeps its stream claimed over the wait);
+        ``on_give_up(reason)`` before the error is re-raised for good."""
         retries = int(self.request.retries or 0)
+        if isinstance(exc, RateLimited) and exc.code == "BUDGET_EXHAUSTED" and before_wait:
+            before_wait(float(exc.retry_after or 0.1) + 30.0)  # covers the deferral's spread
         if self.defer_for_budget(exc) is not None:
             raise Ignore()
         if not exc.retryable:
+            if on_give_up is not None:
+                on_give_up(str(exc))
             raise exc
         since = self.failing_since() or datetime.now(UTC)
         decision = decide_retry(exc, attempt=retries, failing_since=since)
         if not decision.retry:
             log.warning("%s: %s", self.name, decision.reason)
+            if on_give_up is not None:
+                on_give_up(decision.reason)
             raise exc
+        if before_wait is not None:
+            before_wait(decision.countdown)
         log.info("%s: %s; retry %d in %.1fs", self.name, type(exc).__name__, retries + 1,
                  decision.countdown)
         raise self.retry(exc=exc, countdown=decision.countdown, max_retries=None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 
 from connector.db import session_scope
@@ -12,15 +14,22 @@ from tasks.app import app
 from tasks.base import ConnectorTask
 from tasks.sync import pump
 
+log = logging.getLogger(__name__)
+
 
 @app.task(bind=True, base=ConnectorTask, name="maintenance.sweep")
 def sweep(self: ConnectorTask) -> int:
     """Re-enqueue rows whose message was lost (dead worker, flushed Redis) and feed every
     tenant's pipeline up to its in-flight budget; hand out webhook deliveries whose fetch was
-    never enqueued."""
+    never enqueued; free streams whose fetch stopped renewing its lease."""
+    from connector.pipeline.dispatch import expire_leases
     from connector.pipeline.webhooks import claim_unenqueued
     from tasks.sync import fetch_one
 
+    with session_scope() as s:
+        freed = expire_leases(s)  # streams whose fetch died: due again now
+    if freed:
+        log.info("sweeper: %d stream(s) freed from a fetch that stopped renewing", freed)
     for source_id, entity, external_id in claim_unenqueued():
         fetch_one.delay(source_id, entity, external_id, "webhook")
     return pump(None)

@@ -19,7 +19,8 @@ from connector.models import StagedRecord
 from connector.pipeline import records
 from connector.pipeline.audit import raise_alert
 from connector.pipeline.dispatch import claim_due
-from connector.pipeline.fetch import run_fetch
+from connector.pipeline.fetch import hold_for_retry, run_fetch
+from connector.pipeline.fetch import release as release_fetch
 from connector.pipeline.load import load as load_record
 from connector.pipeline.transform import transform as transform_record
 from tasks.app import app
@@ -43,17 +44,24 @@ def pump(tenant_id: int | None = None) -> int:
 def dispatch(self: Task) -> int:
     with session_scope() as s:
         due = claim_due(s)
-    for source_id, stream in due:
-        fetch.delay(source_id, stream)
+    for source_id, stream, token in due:
+        fetch.delay(source_id, stream, token)
     return len(due)
 
 
 @app.task(bind=True, base=ConnectorTask, name="sync.fetch")
-def fetch(self: ConnectorTask, source_id: int, stream: str) -> dict[str, Any]:
+def fetch(self: ConnectorTask, source_id: int, stream: str,
+          claim: str | None = None) -> dict[str, Any]:
+    """One bounded run of a stream; ``claim`` is the dispatch's lease token. A retry keeps
+    the stream claimed over its wait, so no second fetch of the stream starts meanwhile."""
     try:
-        result = run_fetch(source_id, stream)
+        result = run_fetch(source_id, stream, token=claim)
     except ConnectorError as exc:
-        self.retry_on(exc)
+        error = str(exc)
+        self.retry_on(
+            exc,
+            before_wait=lambda wait: hold_for_retry(source_id, stream, claim, wait, error),
+            on_give_up=lambda reason: release_fetch(source_id, stream, claim, error=reason))
         raise
     pump(_tenant_of_source(source_id))
     return {"staged": result.staged, "more": result.more, "paused": result.paused}

@@ -87,6 +87,16 @@ def latest_hash(session: Session, source_id: int, entity: str, external_id: str)
     )
 
 
+def version_staged(session: Session, source_id: int, entity: str, external_id: str,
+                   version: str) -> bool:
+    """This version of the store record is staged already (whatever its state)."""
+    return session.scalar(
+        select(StagedRecord.id).where(
+            StagedRecord.source_id == source_id, StagedRecord.entity == entity,
+            StagedRecord.external_id == external_id, StagedRecord.version == version).limit(1)
+    ) is not None
+
+
 def known_ids(session: Session, source_id: int, entity: str, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` have been staged at least once."""
     if not ids:
