@@ -68,6 +68,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _shares(env: Mapping[str, str], name: str) -> tuple[tuple[str, int], ...]:
+    raw = env.get(name, "").strip() or "interactive=60,bulk=25,background=15"
+    from connector.fleetbudget import parse_shares
+
+    try:
+        return tuple(parse_shares(raw).items())
+    except ValueError as exc:
+        raise ConfigError(name, str(exc))
+
+
 def _keys(env: Mapping[str, str], name: str) -> tuple[Secret, ...]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -115,6 +125,9 @@ class Settings:
     sweep_after_s: int = 300
     load_inflight_per_tenant: int = 20
     ifs_budget_per_min: int = 600
+    # guaranteed share (%) of each request class in a budget; a class borrows what is unused
+    budget_shares: tuple[tuple[str, int], ...] = (
+        ("interactive", 60), ("bulk", 25), ("background", 15))
     webhook_max_body_bytes: int = 1_048_576
     webhook_tolerance_s: int = 300
     public_url: str | None = None
@@ -193,6 +206,7 @@ class Settings:
             sweep_after_s=_int(env, "MLC_SWEEP_AFTER_S", 300, 5),
             load_inflight_per_tenant=_int(env, "MLC_LOAD_INFLIGHT_PER_TENANT", 20, 1),
             ifs_budget_per_min=_int(env, "MLC_IFS_BUDGET_PER_MIN", 600, 1),
+            budget_shares=_shares(env, "MLC_BUDGET_SHARES"),
             webhook_max_body_bytes=_int(env, "MLC_WEBHOOK_MAX_BODY_BYTES", 1_048_576, 1024),
             webhook_tolerance_s=_int(env, "MLC_WEBHOOK_TOLERANCE_S", 300, 1),
             public_url=_url(env, "MLC_PUBLIC_URL", ("http", "https")),

@@ -66,6 +66,8 @@ class Tenant(Base):
     ifs_secret_enc: Mapped[str | None] = mapped_column(Text)
     posting_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # IFS enrichment progress: run id, keyset position, pages, last complete (operations)
+    enrichment: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Protocol
 
 import redis
 
@@ -143,6 +144,22 @@ class RedisBudget:
         self.redis.delete(self.key)
 
 
+class Budget(Protocol):
+    """What a client draws from: :class:`RedisBudget` or
+    :class:`connector.fleetbudget.FleetBudget`."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def rate_per_min(self) -> int: ...
+
+    @property
+    def burst(self) -> int: ...
+
+    def acquire_or_raise(self, n: int = 1) -> None: ...
+
+
 class PrepaidBudget:
     """Tokens taken up front for a unit of work, then the shared bucket.
 
@@ -151,14 +168,15 @@ class PrepaidBudget:
     create never got a token) is thrown away and redone.
     """
 
-    def __init__(self, budget: RedisBudget, prepaid: int) -> None:
+    def __init__(self, budget: Budget, prepaid: int) -> None:
         self.budget = budget
         self.prepaid = prepaid
         self.key = budget.key
         self.rate_per_min = budget.rate_per_min
+        self.burst = budget.burst
 
     @classmethod
-    def reserve(cls, budget: RedisBudget, n: int) -> PrepaidBudget:
+    def reserve(cls, budget: Budget, n: int) -> PrepaidBudget:
         """Take ``n`` tokens (capped at the bucket's burst) or raise :class:`RateLimited`."""
         n = max(1, min(n, budget.burst))
         budget.acquire_or_raise(n)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from connector.db import session_scope
 from connector.errors import ConnectorError
 from connector.models import Tenant
-from connector.operations.enrichment import enrich as enrich_tenant
+from connector.operations.enrichment import enrich_page, start_run
 from tasks.app import app
 from tasks.base import ConnectorTask
 from tasks.sync import pump
@@ -37,17 +37,31 @@ def sweep(self: ConnectorTask) -> int:
 
 @app.task(bind=True, base=ConnectorTask, name="maintenance.enrich_all")
 def enrich_all(self: ConnectorTask) -> int:
+    """Start an enrichment run for every tenant that has none under way (beat, every 5 min):
+    a run still paging is left alone, so runs never pile up."""
     with session_scope() as s:
         ids = list(s.scalars(select(Tenant.id)))
+    started = 0
     for tenant_id in ids:
-        enrich.delay(tenant_id)
-    return len(ids)
+        run = start_run(tenant_id)
+        if run is not None:
+            enrich.delay(tenant_id, run)
+            started += 1
+    return started
 
 
 @app.task(bind=True, base=ConnectorTask, name="maintenance.enrich")
-def enrich(self: ConnectorTask, tenant_id: int) -> int:
+def enrich(self: ConnectorTask, tenant_id: int, run: str | None = None) -> bool:
+    """One page of a tenant's enrichment run, then the next page as a new task."""
+    if run is None:  # a message from before paged runs: start one
+        run = start_run(tenant_id)
+        if run is None:
+            return False
     try:
-        return enrich_tenant(tenant_id)
+        more = enrich_page(tenant_id, run)
     except ConnectorError as exc:
         self.retry_on(exc)
         raise
+    if more:
+        enrich.delay(tenant_id, run)
+    return more

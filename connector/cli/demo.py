@@ -158,7 +158,7 @@ def run_demo(opts: DemoOptions) -> int:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         click.echo(render(result))
-    return 0 if result.unexplained == 0 else 1
+    return 0 if result.unexplained == 0 and not result.errors else 1
 
 
 @click.command()

@@ -40,6 +40,8 @@ def status(as_json: bool) -> None:
             .group_by(Tenant.name, Source.name, Source.system, Source.status, StagedRecord.state)
             .order_by(Tenant.name, Source.name)
         ).all()
+        enrichment = {name: dict(progress or {}) for name, progress in session.execute(
+            select(Tenant.name, Tenant.enrichment).order_by(Tenant.name)).all()}
     data: dict[str, dict[str, Any]] = {}
     for tenant_name, source_name, system, source_status, state, count in rows:
         entry = data.setdefault(f"{tenant_name}/{source_name}",
@@ -47,7 +49,8 @@ def status(as_json: bool) -> None:
         if state:
             entry["records"][state] = count
     if as_json:
-        click.echo(json.dumps({"revision": migrate.current_revision(url), "sources": data}))
+        click.echo(json.dumps({"revision": migrate.current_revision(url), "sources": data,
+                               "enrichment": enrichment}))
         return
     click.echo(f"database revision {migrate.current_revision(url)}")
     if not data:
@@ -55,3 +58,16 @@ def status(as_json: bool) -> None:
     for key, entry in data.items():
         counts = ", ".join(f"{k}={v}" for k, v in sorted(entry["records"].items())) or "no records"
         click.echo(f"{key} [{entry['system']}, {entry['status']}]: {counts}")
+    for name, progress in enrichment.items():
+        click.echo(f"{name}: IFS enrichment {_enrichment_line(progress)}")
+
+
+def _enrichment_line(progress: dict[str, Any]) -> str:
+    last = progress.get("last_complete_at")
+    done = (f"last complete {last[:19].replace('T', ' ')} UTC "
+            f"({progress.get('last_indexed', 0)} e-mail(s), {progress.get('last_pages', 0)} "
+            "page(s))") if last else "never completed"
+    if progress.get("run"):
+        return (f"running: page {int(progress.get('pages', 0)) + 1}, "
+                f"{progress.get('indexed', 0)} e-mail(s) so far; {done}")
+    return done

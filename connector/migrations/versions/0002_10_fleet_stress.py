@@ -1,4 +1,4 @@
-"""fleet under stress: when a record started failing, fetch leases
+"""fleet under stress: when a record started failing, fetch leases, enrichment progress
 
 Revision ID: 0002_10
 Revises: 0001
@@ -6,6 +6,7 @@ Revises: 0001
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0002_10"
 down_revision = "0001"
@@ -21,8 +22,12 @@ def upgrade() -> None:
     # A running fetch holds its stream with a lease it renews; a dead fetch's lease expires.
     op.add_column("sync_cursors",
                   sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
+    # IFS enrichment's progress: the current run, where it is, when one last completed.
+    op.add_column("tenants", sa.Column("enrichment", postgresql.JSONB(astext_type=sa.Text()),
+                                       nullable=False, server_default=sa.text("'{}'::jsonb")))
 
 
 def downgrade() -> None:
+    op.drop_column("tenants", "enrichment")
     op.drop_column("sync_cursors", "lease_until")
     op.drop_column("staged_records", "failing_since")

@@ -45,6 +45,7 @@ from connector.http.paging import (
     numbered_window,
     to_utc,
 )
+from connector.patience import remaining
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -63,7 +64,8 @@ Row = dict[str, Any]
 class StoreBudget(Protocol):
     """The fleet-wide request budget of one store (``connector.ratelimit.RedisBudget``)."""
 
-    max_wait_s: float
+    @property
+    def max_wait_s(self) -> float: ...
 
     def acquire_waiting(self, n: int = 1) -> None: ...
 Timeout = float | tuple[float, float]
@@ -282,7 +284,7 @@ class BigCommerceClient:
         if self._rate is not None:
             wait = self._rate.suggested_wait(reserve=self.reserve)
             if wait > 0:
-                if self.budget is None or wait > self.budget.max_wait_s:
+                if self.budget is None or wait > max(self.budget.max_wait_s, remaining()):
                     raise RateLimited("the store's request window is nearly spent",
                                       code="BUDGET_EXHAUSTED", retry_after=wait)
                 time.sleep(wait)

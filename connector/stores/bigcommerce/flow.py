@@ -33,14 +33,12 @@ from sqlalchemy.orm import Session
 from connector.config import Secret
 from connector.db import session_scope
 from connector.errors import NotFound
-from connector.handles import get_redis
 from connector.models import Source, StagedRecord, SyncCursor, Tenant
 from connector.pipeline import records
 from connector.pipeline.dispatch import advance_cursor
 from connector.pipeline.links import lookup_customer_by_email
 from connector.pipeline.records import Incoming, Parked
-from connector.pipeline.targets import mapping_context, source_credentials
-from connector.ratelimit import RedisBudget
+from connector.pipeline.targets import fleet_budget, mapping_context, source_credentials
 from connector.stores.bigcommerce.client import BigCommerceClient, parse_rfc2822
 from connector.stores.bigcommerce.mapping import (
     bc_buyer_to_ifs_customer,
@@ -82,13 +80,14 @@ POLICIES = ("skip", "create")
 DEFAULT_REQUEST_BUDGET_PER_MIN = 240
 
 
-def bc_client(source: Source) -> BigCommerceClient:
+def bc_client(source: Source, budget_class: str = "interactive") -> BigCommerceClient:
     """The store's client; ``base_url`` is the API host (``https://api.bigcommerce.com``).
-    Every process draws from one Redis budget per store, so the fleet shares its quota."""
+    Every process draws from one Redis budget per store, so the fleet shares its quota;
+    reconciliation draws as ``background``."""
     creds = source_credentials(source)
     settings = source.settings or {}
     rate = int(settings.get("request_budget_per_min") or DEFAULT_REQUEST_BUDGET_PER_MIN)
-    budget = RedisBudget(get_redis(), f"bigcommerce:source-{source.id}", rate)
+    budget = fleet_budget(f"bigcommerce:source-{source.id}", rate, budget_class)
     return BigCommerceClient(source.base_url, str(creds["store_hash"]),
                              Secret(str(creds["access_token"])),
                              overlap=timedelta(seconds=int(settings.get("overlap_s", 10))),
