@@ -150,6 +150,10 @@ def newer_version_exists(session: Session, record: StagedRecord) -> bool:
     return found is not None
 
 
+#: Advisory lock class of the pump (with the tenant id as the second key).
+PUMP_LOCK = 0x6D6C63  # "mlc"
+
+
 def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: int,
                   tenant_id: int | None = None, limit: int = 1000) -> list[int]:
     """Pick pending rows to hand to the transform queue, respecting each tenant's in-flight
@@ -170,6 +174,12 @@ def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: 
         tenants_q = tenants_q.where(StagedRecord.tenant_id == tenant_id)
     claimed: list[int] = []
     for tid in session.scalars(tenants_q).all():
+        # One pump at a time per tenant (until this transaction commits), counting what is in
+        # flight again under the lock: two pumps at once never hand out more than the cap.
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(PUMP_LOCK, tid))):
+            continue  # another pump is filling this tenant's room right now
+        busy[tid] = int(session.scalar(select(func.count()).where(
+            in_flight, StagedRecord.tenant_id == tid)) or 0)
         room = min(inflight_per_tenant - busy.get(tid, 0), limit - len(claimed))
         if room <= 0:
             continue
