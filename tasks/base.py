@@ -26,6 +26,7 @@ from celery.exceptions import Ignore
 
 from connector.config import Settings, get_settings
 from connector.errors import Conflict, ConnectorError, RateLimited
+from connector.faults import count_fault, fault_kind, one_line
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,23 @@ class ConnectorTask(Task):  # type: ignore[misc]
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task; an expected fleet fault (a lost database or Redis connection) is one
+        log line, a counter, and a retry — not a traceback (``connector.faults``)."""
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            kind = fault_kind(exc)
+            if kind is None or self.request.called_directly:
+                raise
+            count_fault(kind)
+            retries = int(self.request.retries or 0)
+            countdown = backoff_seconds(retries, exc, get_settings().retry_backoff_max_s)
+            log.warning("%s: %s [expected fault: %s]; retry in %.1fs", self.name,
+                        one_line(exc), kind, countdown)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=None,
+                             headers=self._since_headers(self.failing_since())) from None
 
     def failing_since(self) -> datetime | None:
         """When this message's run of failures began (its ``mlc_failing_since`` header)."""

@@ -74,4 +74,11 @@ def prometheus_metrics() -> str:
             lines.append(f'mlc_source_active{{tenant="{_label(v.name)}",'
                          f'source="{_label(src["name"])}",status="{src["status"]}"}} '
                          f"{1 if src['status'] == 'active' else 0}")
+    from connector.faults import fault_counts
+
+    lines += ["# HELP mlc_expected_faults_total Expected fleet faults (lost database or broker "
+              "connections, lost workers), each logged as one line.",
+              "# TYPE mlc_expected_faults_total counter"]
+    for kind, count in sorted(fault_counts().items()):
+        lines.append(f'mlc_expected_faults_total{{kind="{_label(kind)}"}} {count}')
     return "\n".join(lines) + "\n"
