@@ -17,9 +17,11 @@ on Redis' own clock (``TIME``): no 60-second window ever holds more grants than 
 whoever asks (a token bucket lets ``budget + burst`` through in a window). A per-second cap
 (``burst``, twice the average rate by default) keeps the traffic smooth.
 
-A Redis restart (or an evicted key) loses the log, but not the requests the remote system has
-counted in the last minute: a missing log is re-seeded conservatively as a full window that
-drains at the budget's rate, so the restart never becomes a burst.
+A Redis restart loses the log, but not the requests the remote system has counted in the last
+minute: a log found missing within the first window after the Redis server started (its
+``uptime_in_seconds``) is re-seeded conservatively, as a full window that drains at the
+budget's rate, so the restart never becomes a burst. A log missing on a server up for longer
+is a first use or an idle budget, and starts empty.
 
 Nothing here sleeps except :meth:`FleetBudget.acquire_waiting` (a short, bounded wait for store
 clients whose callers lose work when they stop); everyone else gets
@@ -45,8 +47,9 @@ DEFAULT_SHARES: Mapping[str, int] = {"interactive": 60, "bulk": 25, "background"
 # KEYS: [1] state hash (seed, seq), [2..4] per-class grant logs (sorted sets, score = Redis
 # time in µs), [5..7] per-class demand markers.
 # ARGV: limit, window (µs), class index (1..3), n, share 1..3 (% of limit), burst, active (ms),
-# marker ttl (ms).
-# Returns the wait in seconds as a string ("0" when granted).
+# marker ttl (ms), the server's uptime in seconds (-1: not read yet).
+# Returns the wait in seconds as a string ("0" when granted), or "uptime" when the state is
+# missing and the caller must say how long the server has been up.
 _WINDOW_LUA = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -65,9 +68,14 @@ local function deny(wait)
 end
 local seed = tonumber(redis.call('HGET', KEYS[1], 'seed'))
 if seed == nil then
-  -- No log: a first use or a Redis that lost its data. Assume the last window was full.
-  seed = now
-  redis.call('HSET', KEYS[1], 'seed', string.format('%d', now))
+  -- No log: a first use, an idle budget, or a Redis that lost its data. Within the first
+  -- window after the server started, assume that window was full (it drains at the rate).
+  local uptime = tonumber(ARGV[11])
+  if uptime < 0 then
+    return 'uptime'
+  end
+  seed = now - uptime * 1000000
+  redis.call('HSET', KEYS[1], 'seed', string.format('%d', seed))
 end
 redis.call('PEXPIRE', KEYS[1], marker_ttl)
 local phantom = 0
@@ -178,12 +186,19 @@ class FleetBudget:
         if n > self.burst:
             raise ValueError(f"cannot take {n} grants at once from a budget of {self.burst}/s")
         script = self.redis.register_script(_WINDOW_LUA)
-        raw = script(keys=self._keys(), args=[
+        args: list[int | float] = [
             self.rate_per_min, int(self.window_s * 1_000_000),
             CLASSES.index(self.budget_class) + 1, n,
             *(int(self.shares[c]) for c in CLASSES), self.burst, int(self.active_s * 1000),
-            86_400_000])
-        wait = float(raw.decode() if isinstance(raw, bytes) else raw)
+            86_400_000, -1]
+        raw = script(keys=self._keys(), args=args)
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if text == "uptime":  # the state is missing: how long has this server been up?
+            info = self.redis.info("server")
+            args[-1] = int(info.get("uptime_in_seconds", 0))
+            raw = script(keys=self._keys(), args=args)
+            text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        wait = float(text)
         return 0.0 if wait <= 0 else wait
 
     def acquire_or_raise(self, n: int = 1) -> None:
