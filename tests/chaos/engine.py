@@ -6,7 +6,8 @@ session's Postgres, and the real processes through the CLI — several ``ml-conn
 two ``ml-connector beat`` at once, ``ml-connector web``. While the stores' orders sync, a seeded
 schedule SIGKILLs whole workers and single pool children (mid-IFS-call: IFS answers slowly),
 restarts Redis, and IFS answers with 503s, 429s, latency and ETag churn (another IFS user
-editing the record between read and write). Then the faults stop, the fleet settles, and the
+editing the record between read and write), and a proxy in front of IFS drops the connection
+after some writes were done (drop-after-write). Then the faults stop, the fleet settles, and the
 checker asserts what must hold after any such run:
 
 * exactly one IFS order per store order and one GL voucher per store event;
@@ -30,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
+from tests.chaos.proxy import DropAfterWriteProxy
 from tests.integration.fleet import OwnRedis, Process, free_port, ping
 
 PROJECTIONS = "/main/ifsapplications/projection/"
+TENANT = "chaos"
 
 
 @dataclass
@@ -51,6 +54,7 @@ class ChaosOptions:
     settle_timeout_s: float = 240.0
     kill_every_s: tuple[float, float] = (8.0, 15.0)
     redis_restarts: int = 1
+    drop_after_write: float = 0.05
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Chaos:
         self.web: Process | None = None
         self.redis: OwnRedis | None = None
         self.sandbox: Any = None
+        self.proxy: DropAfterWriteProxy | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -141,9 +146,13 @@ class Chaos:
         sb.bc.seed(customers=max(4, self.opts.bc_orders // 3), orders=self.opts.bc_orders,
                    seed=self.opts.seed)
         with session_scope() as s:
+            s.execute(delete(Tenant).where(Tenant.name == TENANT))
             tenant = s.get(Tenant, tenant_id)
             assert tenant is not None
-            tenant.ifs_settings = {**tenant.ifs_settings,
+            tenant.name = TENANT  # the demo's set-up, under a name of its own
+            self.proxy = DropAfterWriteProxy(sb.servers["ifs"].url, self.opts.drop_after_write,
+                                             self.opts.seed).start()
+            tenant.ifs_settings = {**tenant.ifs_settings, "base_url": self.proxy.url,
                                    "budget_per_min": self.opts.budget_per_min}
             s.execute(update(Source).where(Source.tenant_id == tenant_id)
                       .values(poll_interval_s=5))
@@ -178,8 +187,13 @@ class Chaos:
 
     def _ifs_faults(self, on: bool) -> None:
         url = self.sandbox.servers["ifs"].url
+        if self.proxy is not None:
+            self.proxy.enabled = on
         if not on:
             requests.delete(f"{url}/_sandbox/faults", timeout=10)
+            if self.proxy is not None:
+                self.report.faults["ifs drop-after-write (writes done, answer lost)"] = (
+                    self.proxy.dropped)
             return
         requests.post(f"{url}/_sandbox/faults", timeout=10, json={
             "error_5xx_ratio": 0.05, "error_5xx_status": 503, "rate_limit_ratio": 0.03,
@@ -309,7 +323,7 @@ class Chaos:
         self.report.vouchers = sum(texts.values())
         self.report.duplicated += [f"voucher {t} x{n}" for t, n in texts.items() if t and n > 1]
         # Amounts and missing records: the reconciliation explains or reports each one.
-        result = reconcile("demo", patience_s=120)
+        result = reconcile(TENANT, patience_s=120)
         for src in result.sources:
             self.report.store_orders += src.store_orders
             if src.error:
@@ -323,6 +337,8 @@ class Chaos:
     def _stop(self) -> None:
         for proc in [*self.workers, *self.beats, *([self.web] if self.web else [])]:
             proc.stop(timeout=20)
+        if self.proxy is not None:
+            self.proxy.stop()
         if self.sandbox is not None:
             self.sandbox.stop()
         if self.redis is not None:

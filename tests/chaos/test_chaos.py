@@ -18,6 +18,7 @@ def test_the_fleet_under_chaos_loses_and_duplicates_nothing(clean_db: None,
                                                              tmp_path: Path) -> None:
     report = Chaos(ChaosOptions(seed=10), tmp_path).run()
     assert report.kills["redis restart"] == 1
+    assert report.faults["ifs drop-after-write (writes done, answer lost)"] >= 1
     assert sum(report.kills.values()) >= 4, report.kills
     assert report.problems() == [], (report.problems(), report, tmp_path)
     assert report.store_orders > 0 and report.ifs_orders > 0 and report.vouchers > 0
