@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 COUNTER_KEY = "mlc:faults"
@@ -58,22 +59,24 @@ def _about_connection(exc: BaseException) -> bool:
     return any(hint in text for hint in _DB_HINTS)
 
 
+_sink: Callable[[str], None] | None = None
+
+
+def set_sink(sink: Callable[[str], None] | None) -> None:
+    """Where :func:`count_fault` counts (``connector.handles`` sets Redis: ``mlc:faults``)."""
+    global _sink
+    _sink = sink
+
+
 def count_fault(kind: str) -> None:
     """Add one to the fleet's counter of ``kind`` (best effort: Redis may be the fault)."""
-    from connector.handles import get_redis
+    if _sink is not None:
+        with contextlib.suppress(Exception):  # the counter must never be the thing that fails
+            _sink(kind)
 
-    with contextlib.suppress(Exception):  # the counter must never be the thing that fails
-        get_redis().hincrby(COUNTER_KEY, kind, 1)
 
-
-def fault_counts() -> dict[str, int]:
-    """The fleet's counters of expected faults (empty when Redis cannot say)."""
-    try:
-        from connector.handles import get_redis
-
-        raw: dict[Any, Any] = get_redis().hgetall(COUNTER_KEY)
-    except Exception:
-        return {}
+def fault_counts(raw: dict[Any, Any]) -> dict[str, int]:
+    """The counters from the ``mlc:faults`` hash as read from Redis."""
     return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
 
 

@@ -74,11 +74,26 @@ def prometheus_metrics() -> str:
             lines.append(f'mlc_source_active{{tenant="{_label(v.name)}",'
                          f'source="{_label(src["name"])}",status="{src["status"]}"}} '
                          f"{1 if src['status'] == 'active' else 0}")
-    from connector.faults import fault_counts
+    from connector.pipeline.webhooks import delivery_counts
+
+    lines += ["# HELP mlc_webhook_deliveries_total Webhook deliveries by store and outcome "
+              "(accepted, duplicate, throttled, refused, malformed, ...).",
+              "# TYPE mlc_webhook_deliveries_total counter"]
+    for (system, outcome), n in sorted(delivery_counts().items()):
+        lines.append(f'mlc_webhook_deliveries_total{{system="{_label(system)}",'
+                     f'outcome="{_label(outcome)}"}} {n}')
+    import contextlib
+
+    from connector.faults import COUNTER_KEY, fault_counts
+    from connector.handles import get_redis
+
+    counts: dict[str, int] = {}
+    with contextlib.suppress(Exception):  # Redis down: the page still answers
+        counts = fault_counts(get_redis().hgetall(COUNTER_KEY))
 
     lines += ["# HELP mlc_expected_faults_total Expected fleet faults (lost database or broker "
               "connections, lost workers), each logged as one line.",
               "# TYPE mlc_expected_faults_total counter"]
-    for kind, count in sorted(fault_counts().items()):
+    for kind, count in sorted(counts.items()):
         lines.append(f'mlc_expected_faults_total{{kind="{_label(kind)}"}} {count}')
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from connector.config import get_settings
 from connector.http.paging import KeysetScan
+from connector.logs import scrub
 from connector.models import Source, SyncCursor
 from connector.stores.registry import get_store
 
@@ -121,7 +122,7 @@ def finish_fetch(cursor: SyncCursor, *, error: str | None, more: bool) -> None:
     cursor.running_since = None
     cursor.lease_until = None
     cursor.last_run_at = now
-    cursor.last_error = error
+    cursor.last_error = scrub(error)
     if more:
         cursor.next_run_at = now
 

@@ -58,13 +58,11 @@ def record_lock(source_id: int, entity: str, external_id: str) -> Iterator[None]
             conn.commit()
 
 
-
 @dataclass(frozen=True)
 class LoadResult:
     state: str
     ifs_key: str | None = None
     detail: str = ""
-
 
 
 def load(staged_id: int) -> LoadResult:

@@ -16,7 +16,7 @@ from connector.errors import RateLimited
 from connector.models import StagedRecord, SyncCursor
 from connector.pipeline.dispatch import claim_due, expire_leases, lease_s
 from connector.pipeline.fetch import hold_for_retry, run_fetch
-from tests.integration.bc_harness import add_bc_source, bc_sim_fixture, make_bc_tenant
+from tests.integration.bigcommerce_harness import add_bc_source, bc_sim_fixture, make_bc_tenant
 from tests.integration.harness import add_woo_source, make_tenant
 
 pytestmark = pytest.mark.integration

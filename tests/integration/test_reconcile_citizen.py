@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from connector.cli import cli
 from connector.operations.reconcile import reconcile, render
-from tests.integration.bc_harness import add_bc_source, bc_sim_fixture, make_bc_tenant
+from tests.integration.bigcommerce_harness import add_bc_source, bc_sim_fixture, make_bc_tenant
 from tests.integration.harness import add_woo_source
 
 pytestmark = pytest.mark.integration
