@@ -47,7 +47,9 @@ def fault_kind(exc: BaseException | None) -> str | None:
                 if kind == "database_connection" and not _about_connection(exc):
                     return None
                 return kind
-        exc = exc.__cause__ or exc.__context__
+        wrapped = getattr(exc, "exc", None)  # billiard's ExceptionWithTraceback wraps it
+        exc = wrapped if isinstance(wrapped, BaseException) else (exc.__cause__
+                                                                  or exc.__context__)
         seen += 1
     return None
 

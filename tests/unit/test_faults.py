@@ -55,3 +55,12 @@ def test_a_bug_keeps_its_traceback() -> None:
 ])
 def test_kinds(exc: BaseException, kind: str) -> None:
     assert fault_kind(exc) == kind
+
+
+def test_a_lost_worker_as_celery_logs_it_is_recognised() -> None:
+    # The worker's main process logs the WorkerLostError wrapped by billiard.
+    from billiard.einfo import ExceptionWithTraceback
+    from billiard.exceptions import WorkerLostError
+
+    wrapped = ExceptionWithTraceback(WorkerLostError("signal 9 (SIGKILL)"), "Traceback ...")
+    assert fault_kind(wrapped) == "worker_lost"
