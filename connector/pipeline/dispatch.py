@@ -73,6 +73,22 @@ def claim_due(session: Session, *, limit: int = 100,
     return claimed
 
 
+def claim_now(session: Session, source_id: int, stream: str) -> str | None:
+    """Claim one stream outside dispatch (a direct run) when it is free or its lease has
+    lapsed; returns the claim token, or None when another fetch holds it."""
+    now = datetime.now(UTC)
+    cursor = session.scalar(
+        select(SyncCursor).where(SyncCursor.source_id == source_id,
+                                 SyncCursor.stream == stream,
+                                 or_(SyncCursor.running_since.is_(None), _lease_expired(now)))
+        .with_for_update(skip_locked=True))
+    if cursor is None:
+        return None
+    cursor.running_since = now
+    cursor.lease_until = now + timedelta(seconds=lease_s())
+    return claim_token(cursor)
+
+
 def renew_lease(session: Session, source_id: int, stream: str, token: str | None,
                 seconds: float) -> bool:
     """Extend the claim ``token`` on the stream by ``seconds`` from now. False when the

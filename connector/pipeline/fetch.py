@@ -22,7 +22,7 @@ from connector.errors import AuthError, ConnectorError
 from connector.logs import scrub
 from connector.models import Source, SyncCursor
 from connector.pipeline.audit import audit, raise_alert
-from connector.pipeline.dispatch import finish_fetch, lease_s, owned_by, renew_lease
+from connector.pipeline.dispatch import claim_now, finish_fetch, lease_s, owned_by, renew_lease
 from connector.stores.registry import get_store
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,17 @@ def run_fetch(source_id: int, stream: str, *, token: str | None = None,
               max_rows: int = MAX_ROWS_PER_RUN) -> FetchResult:
     """Read one bounded window of changes and stage it, holding the stream's lease (renewed
     while the store is read). ``token`` is the claim dispatch made; a message whose claim is
-    no longer the cursor's (a stale copy) does nothing. Retryable errors propagate with the
+    no longer the cursor's (a stale copy) does nothing; without one (a direct run) the stream
+    is claimed here if it is free. Retryable errors propagate with the
     stream still claimed: the task extends the lease over its wait (:func:`hold_for_retry`)
     or releases it when it gives up (:func:`release`). Auth errors pause the source."""
+    if token is None:  # a direct run (tooling, tests): claim the stream if it is free
+        with session_scope() as s:
+            token = claim_now(s, source_id, stream)
+        if token is None:
+            log.info("fetch %s/%s: another fetch holds the stream; nothing to do", source_id,
+                     stream)
+            return FetchResult(0, False)
     with session_scope() as s:
         if not renew_lease(s, source_id, stream, token, lease_s()):
             log.info("fetch %s/%s: claim %s is not the stream's; nothing to do", source_id,
