@@ -332,7 +332,11 @@ class Chaos:
             self.report.unexplained += [f"{src.source} amount {m}" for m in src.mismatched]
             self.report.duplicated += [f"{src.source} extra {x}" for x in src.extra]
         for path in self.folder.glob("worker*.log"):
-            self.report.tracebacks += path.read_text(errors="replace").count("Traceback")
+            text = path.read_text(errors="replace")
+            self.report.tracebacks += text.count("Traceback")
+            crashes = text.count("Unrecoverable error")
+            if crashes:
+                self.report.unexplained.append(f"{path.name}: {crashes} unrecoverable error(s)")
 
     def _stop(self) -> None:
         for proc in [*self.workers, *self.beats, *([self.web] if self.web else [])]:
