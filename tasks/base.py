@@ -110,6 +110,9 @@ class ConnectorTask(Task):  # type: ignore[misc]
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    # Retries are bounded by time (decide_retry), not by Celery's count: ``retry(
+    # max_retries=None)`` falls back to this attribute, whose Celery default is 3.
+    max_retries = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task; an expected fleet fault (a lost database or Redis connection) is one

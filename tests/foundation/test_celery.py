@@ -81,3 +81,12 @@ def test_retries_are_bounded_by_time_not_by_count() -> None:
     assert not late.retry
     assert "failing since 2026-12-01 05:59:59 UTC" in late.reason
     assert "connection refused" in late.reason
+
+
+def test_celery_never_caps_the_retries_by_count() -> None:
+    # retry(max_retries=None) means "the task's max_retries", 3 by Celery's default: the
+    # fourth retry of a storm re-raised the error instead of waiting (seen in the chaos run).
+    app.loader.import_default_modules()
+    for name, task in app.tasks.items():
+        if not name.startswith("celery."):
+            assert task.max_retries is None, name
