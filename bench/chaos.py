@@ -57,7 +57,7 @@ and the sandbox, for {opts.chaos_s:.0f} s of faults, then until settled. See
 
 ## Faults injected
 
-| kind | count / setting |
+| kind | count (1 for a switch: on for the whole chaos phase) |
 |---|---|
 {faults}
 
