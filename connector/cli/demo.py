@@ -54,7 +54,8 @@ def _say(opts: DemoOptions, message: str) -> None:
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    handle = open(log, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    # One log per run: the previous run's log is replaced, not grown (issue 10, seen 4).
+    handle = open(log, "wb")  # noqa: SIM115 - the child owns it for its lifetime
     return subprocess.Popen([sys.executable, "-m", "connector.cli", *args], env=dict(os.environ),
                             stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -192,7 +193,7 @@ def run_demo(opts: DemoOptions) -> int:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         click.echo(render(result))
-    return 0 if result.unexplained == 0 else 1
+    return 0 if result.unexplained == 0 and not result.errors else 1
 
 
 @click.command()

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from connector.errors import ConnectorError, OutcomeUnknown
+from connector.errors import ConnectorError, OutcomeUnknown, Transient
 from connector.ifs.odata import dumps, error_from_response
 
 CRLF = "\r\n"
@@ -310,3 +310,42 @@ def changeset_results(parts: Sequence[BatchPart], expected: int, url: str) -> li
 def error_for_part(part: BatchResponse, url: str) -> ConnectorError:
     """The typed error for one failed part (same rules as a plain response)."""
     return error_from_response(part_as_response(part, url), what="change set")
+
+
+def build_read_batch(urls: Sequence[str], *, batch_boundary: str | None = None
+                     ) -> tuple[bytes, str]:
+    """The body and ``Content-Type`` of a ``$batch`` of GETs, each its own top-level part
+    (reads are not allowed in a change set, §9): N reads in one HTTP request."""
+    if not urls:
+        raise ValueError("a read batch needs at least one request")
+    batch_boundary = batch_boundary or new_boundary("batch")
+    lines: list[str] = []
+    for position, url in enumerate(urls, start=1):
+        lines += [
+            f"--{batch_boundary}",
+            "Content-Type: application/http",
+            "Content-Transfer-Encoding: binary",
+            f"Content-ID: {position}",
+            "",
+            f"GET {url} HTTP/1.1",
+            "Accept: application/json",
+            "",
+            "",
+        ]
+    lines += [f"--{batch_boundary}--", ""]
+    return CRLF.join(lines).encode("utf-8"), f"multipart/mixed; boundary={batch_boundary}"
+
+
+def read_results(parts: Sequence[BatchPart], expected: int, url: str) -> list[BatchResponse]:
+    """The N responses of a read batch, in order. A part that failed stays a response with
+    its status (the caller decides what a 404 means); a throttled or failing server part
+    (429, 5xx) raises its typed error, so the whole page is retried."""
+    responses = [p for p in parts if isinstance(p, BatchResponse)]
+    if len(responses) != expected or len(parts) != expected:
+        if len(parts) == 1 and isinstance(parts[0], BatchResponse) and parts[0].status >= 400:
+            raise error_for_part(parts[0], url)
+        raise Transient(f"read batch answered {len(parts)} of {expected} requests", url=url)
+    for response in responses:
+        if response.status == 429 or response.status >= 500:
+            raise error_for_part(response, url)
+    return responses

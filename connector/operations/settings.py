@@ -95,6 +95,7 @@ TENANT_SETTINGS: dict[str, Check] = {
 SOURCE_SETTINGS: dict[str, Check] = {
     "id_prefix": _text, "use_oauth1": _bool, "order_by_modified": _bool,
     "overlap_s": _int_at_least(0), "customer_scan_interval_s": _int_at_least(5),
+    "customer_interval_s": _int_at_least(5), "request_budget_per_min": _int_at_least(1),
     "hook_destination": _text, "oauth_signed_url": _url,
 }
 

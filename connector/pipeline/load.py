@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from connector import metrics
 from connector.db import get_engine, session_scope
 from connector.errors import Conflict
+from connector.fleetbudget import FleetBudget, class_of_origin
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import records
 from connector.pipeline.audit import IFS_AUTH_FAILED, WriteContext, resolve_alerts
@@ -28,7 +29,7 @@ from connector.pipeline.links import get_link, index_customer, save_link, snapsh
 from connector.pipeline.records import Parked
 from connector.pipeline.targets import ifs_actor, ifs_client
 from connector.pipeline.transform import bind_record, plan_record
-from connector.ratelimit import PrepaidBudget, RedisBudget
+from connector.ratelimit import PrepaidBudget
 
 log = logging.getLogger(__name__)
 PLAN_COST = 2  # IFS requests of a typical load: natural-key lookup + one change set
@@ -112,8 +113,9 @@ def _load_locked(staged_id: int) -> LoadResult:
         ctx = WriteContext(tenant.id, source.id, rec.entity, rec.external_id,
                            ifs_actor(tenant, source))
         version, chash = rec.version, rec.content_hash
-    client = ifs_client(tenant)
-    if isinstance(client.budget, RedisBudget):
+        budget_class = class_of_origin(rec.origin)
+    client = ifs_client(tenant, budget_class)
+    if isinstance(client.budget, FleetBudget):
         # Reserve the plan's usual cost before any request (raises RateLimited to defer).
         # A plan that knows it needs more (a GL voucher: lookup, header, rows, action) says
         # so, so that it never starts without the tokens to finish.

@@ -103,6 +103,16 @@ def latest_hash(session: Session, source_id: int, entity: str, external_id: str)
     )
 
 
+def version_staged(session: Session, source_id: int, entity: str, external_id: str,
+                   version: str) -> bool:
+    """This version of the store record is staged already (whatever its state)."""
+    return session.scalar(
+        select(StagedRecord.id).where(
+            StagedRecord.source_id == source_id, StagedRecord.entity == entity,
+            StagedRecord.external_id == external_id, StagedRecord.version == version).limit(1)
+    ) is not None
+
+
 def known_ids(session: Session, source_id: int, entity: str, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` have been staged at least once."""
     if not ids:
@@ -124,6 +134,8 @@ def finish(session: Session, record: StagedRecord, state: str, *, reason: str | 
     record.error_kind = kind
     record.enqueued_at = None
     metrics.record_finished(state)
+    if state != FAILED:  # a failed row keeps when it started failing; replay clears it
+        record.failing_since = None
 
 
 def mark_done(session: Session, record: StagedRecord) -> None:
@@ -198,6 +210,10 @@ def is_newer_than(session: Session, record: StagedRecord, applied_version: str) 
     return applied_id is None or record.id > applied_id
 
 
+#: Advisory lock class of the pump (with the tenant id as the second key).
+PUMP_LOCK = 0x6D6C63  # "mlc"
+
+
 def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: int,
                   tenant_id: int | None = None, limit: int = 1000) -> list[int]:
     """Pick pending rows to hand to the transform queue, respecting each tenant's in-flight
@@ -218,6 +234,12 @@ def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: 
         tenants_q = tenants_q.where(StagedRecord.tenant_id == tenant_id)
     claimed: list[int] = []
     for tid in session.scalars(tenants_q).all():
+        # One pump at a time per tenant (until this transaction commits), counting what is in
+        # flight again under the lock: two pumps at once never hand out more than the cap.
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(PUMP_LOCK, tid))):
+            continue  # another pump is filling this tenant's room right now
+        busy[tid] = int(session.scalar(select(func.count()).where(
+            in_flight, StagedRecord.tenant_id == tid)) or 0)
         room = min(inflight_per_tenant - busy.get(tid, 0), limit - len(claimed))
         if room <= 0:
             continue
@@ -250,6 +272,30 @@ def touch(staged_id: int, seconds: float) -> None:
                   .values(enqueued_at=func.now() + timedelta(seconds=seconds)))
 
 
+def note_failure(staged_id: int, retry_in: float) -> datetime | None:
+    """A retryable failure of a row: keep it in flight until its retry is due (like
+    :func:`touch`) and remember when its run of failures began. Returns that time (None when
+    the row is no longer pending)."""
+    from connector.db import session_scope
+
+    with session_scope() as s:
+        since = s.execute(
+            update(StagedRecord)
+            .where(StagedRecord.id == staged_id, StagedRecord.state == PENDING)
+            .values(enqueued_at=func.now() + timedelta(seconds=retry_in),
+                    failing_since=func.coalesce(StagedRecord.failing_since, func.now()))
+            .returning(StagedRecord.failing_since)).scalar()
+    return since
+
+
+def failing_since(staged_id: int) -> datetime | None:
+    """When the row's current run of retryable failures began (None: it is not failing)."""
+    from connector.db import session_scope
+
+    with session_scope() as s:
+        return s.scalar(select(StagedRecord.failing_since).where(StagedRecord.id == staged_id))
+
+
 REPLAYABLE = (FAILED, PARKED)
 
 
@@ -261,7 +307,7 @@ def replay(session: Session, *, tenant_id: int, ids: Sequence[int] | None = None
     stmt = (update(StagedRecord)
             .where(StagedRecord.tenant_id == tenant_id, StagedRecord.state.in_(list(states)))
             .values(state=PENDING, enqueued_at=None, last_error=None, error_kind=None,
-                    plan=None))
+                    plan=None, failing_since=None))
     if ids:
         stmt = stmt.where(StagedRecord.id.in_(list(ids)))
     if source_id is not None:

@@ -42,6 +42,8 @@ class SourceReport:
     mismatched: list[dict[str, Any]] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     vouchers: dict[str, int] = field(default_factory=dict)
+    #: Why the source could not be reconciled (None: it was)
+    error: str | None = None
 
     @property
     def unexplained(self) -> int:
