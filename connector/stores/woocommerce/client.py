@@ -9,46 +9,34 @@ Facts and decisions come from ``reference/woocommerce.md`` (cited below as "woo 
 * 429/503 (woo §5, decision 4): core never sends them, a hosting/WAF layer does, so *every* 503
   is throttling here (``RateLimited``, with or without ``Retry-After``);
 * order polling (woo §4, decision 2): keyset re-queries on ``date_modified_gmt`` with an overlap,
-  never deep page offsets over a changing set — see :func:`connector.http.paging.keyset_scan`.
+  never deep page offsets over a changing set — in :mod:`connector.stores.woocommerce.paging`;
+  the auth itself is in :mod:`connector.stores.woocommerce.auth`.
 
 The client never retries and never sleeps (conventions habit 5): the task layer does.
 """
 
 from __future__ import annotations
 
-import email.utils
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
-from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_QUERY
-from oauthlib.oauth1 import Client as OAuth1Client
-from requests_oauthlib import OAuth1
 
 from connector.config import Secret
 from connector.errors import DataError, RateLimited, Transient
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
-from connector.http.paging import (
-    ONE_SECOND,
-    Ceiling,
-    KeysetScan,
-    Page,
-    keyset_scan,
-    naive_utc_iso,
-    numbered_window,
-    to_utc,
+from connector.http.paging import KeysetScan, Page, naive_utc_iso, to_utc
+from connector.stores.woocommerce.auth import store_auth
+from connector.stores.woocommerce.paging import (
+    iter_numbered_pages,
+    page_of,
+    scan_orders,
+    scan_orders_by_date,
 )
 
-__all__ = [
-    "KEY_REJECTED_CODES",
-    "MAX_PER_PAGE",
-    "WooCommerceClient",
-    "is_key_rejected",
-    "order_version_key",
-    "parse_gmt",
-]
+__all__ = ["MAX_PER_PAGE", "WooCommerceClient", "describe_woo_error"]
 
 Row = dict[str, Any]
 Timeout = float | tuple[float, float]
@@ -56,94 +44,6 @@ Timeout = float | tuple[float, float]
 #: WooCommerce rejects ``per_page`` above 100 with 400 ``rest_invalid_param`` (woo §4).
 MAX_PER_PAGE = 100
 API_PATH = "/wp-json/wc/v3"
-
-#: 401 codes meaning "this key no longer works" (woo §1/§2, decision 5): unknown key (revoked, or
-#: its owner was deleted — keys die with their WordPress user) or bad secret/signature.
-KEY_REJECTED_CODES = frozenset(
-    {"woocommerce_rest_cannot_view", "woocommerce_rest_authentication_error"}
-)
-
-
-def is_key_rejected(exc: Exception) -> bool:
-    """True when ``exc`` is a 401 saying the store no longer accepts this key (woo decision 5).
-
-    The service pauses the source and raises an alert instead of failing every record. A 403
-    ``woocommerce_rest_cannot_view`` (owner demoted) is an :class:`~connector.errors.AuthError`
-    too but not this case.
-    """
-    return getattr(exc, "status", None) == 401 and getattr(exc, "code", None) in KEY_REJECTED_CODES
-
-
-# --------------------------------------------------------------------------------------------
-# dates
-
-
-def parse_gmt(value: object) -> datetime | None:
-    """A WooCommerce ``*_gmt`` value as an aware UTC datetime.
-
-    WooCommerce sends ISO 8601 without an offset (woo §3); the ``_gmt`` fields are UTC, so a naive
-    value is taken as UTC. ``None``/empty/garbage gives ``None``.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _order_modified(row: Mapping[str, Any]) -> datetime | None:
-    return parse_gmt(row.get("date_modified_gmt")) or parse_gmt(row.get("date_created_gmt"))
-
-
-def order_version_key(row: Mapping[str, Any]) -> tuple[int, str]:
-    """The dedupe key of one order version: ``(id, date_modified_gmt)`` (woo decision 2)."""
-    return (int(row.get("id") or 0), str(row.get("date_modified_gmt") or ""))
-
-
-def _order_key_time(key: Hashable) -> datetime | None:
-    return parse_gmt(key[1]) if isinstance(key, tuple) and len(key) == 2 else None
-
-
-# --------------------------------------------------------------------------------------------
-# OAuth 1.0a one-legged
-
-
-class _WooOAuthClient(OAuth1Client):  # type: ignore[misc]
-    """oauthlib client without ``oauth_version``: WooCommerce's recipe omits it (woo §1)."""
-
-    def get_oauth_params(self, request: Any) -> list[tuple[str, str]]:
-        params: list[tuple[str, str]] = super().get_oauth_params(request)
-        return [(k, v) for k, v in params if k != "oauth_version"]
-
-
-class _SignAsAuth(requests.auth.AuthBase):
-    """OAuth 1.0a signed for the URL the shop signs, sent to the URL we call.
-
-    WooCommerce core signs ``get_home_url(null, path, is_ssl() ? 'https' : 'http')``: behind a
-    TLS-terminating proxy that does not set ``HTTPS=on`` the shop signs ``http://…`` while the
-    client calls ``https://…``, and a signature over the called URL fails (woo "OAuth 1.0a
-    behind a TLS-terminating proxy"). The source setting ``oauth_signed_url`` names the base
-    the shop signs; the request still goes to the store URL.
-    """
-
-    def __init__(self, inner: requests.auth.AuthBase, called: str, signed: str) -> None:
-        self.inner = inner
-        self.called = called.rstrip("/")
-        self.signed = signed.rstrip("/")
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        url = r.url or ""
-        if url.startswith(self.called):
-            r.url = self.signed + url[len(self.called):]
-        r = self.inner(r)
-        url = r.url or ""
-        if url.startswith(self.signed):
-            r.url = self.called + url[len(self.signed):]
-        return r
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,27 +123,15 @@ class WooCommerceClient:
         self.overlap = overlap
         self.session = session if session is not None else new_session()
         self.uses_oauth1 = (scheme == "http") if use_oauth1 is None else use_oauth1
-        self._auth: requests.auth.AuthBase
-        if self.uses_oauth1:
-            method = (
-                SIGNATURE_HMAC_SHA1 if signature_method == "HMAC-SHA1" else SIGNATURE_HMAC_SHA256
-            )
-            self._auth = OAuth1(
-                consumer_key,
-                client_secret=consumer_secret.reveal(),
-                signature_method=method,
-                signature_type=SIGNATURE_TYPE_QUERY,
-                client_class=_WooOAuthClient,
-            )
-            if oauth_signed_url:
-                signed = oauth_signed_url.strip().rstrip("/")
-                if signed.endswith(API_PATH):
-                    signed = signed[: -len(API_PATH)]
-                if urlsplit(signed).scheme.lower() not in ("http", "https"):
-                    raise ValueError("oauth_signed_url must start with http:// or https://")
-                self._auth = _SignAsAuth(self._auth, base, signed)
-        else:
-            self._auth = requests.auth.HTTPBasicAuth(consumer_key, consumer_secret.reveal())
+        signed: str | None = None
+        if self.uses_oauth1 and oauth_signed_url:
+            signed = oauth_signed_url.strip().rstrip("/")
+            if signed.endswith(API_PATH):
+                signed = signed[: -len(API_PATH)]
+            if urlsplit(signed).scheme.lower() not in ("http", "https"):
+                raise ValueError("oauth_signed_url must start with http:// or https://")
+        self._auth = store_auth(consumer_key, consumer_secret, oauth1=self.uses_oauth1,
+                                base=base, signature_method=signature_method, signed_base=signed)
 
     def __repr__(self) -> str:
         return f"WooCommerceClient({self.base_url!r}, oauth1={self.uses_oauth1})"
@@ -302,39 +190,12 @@ class WooCommerceClient:
         query["page"] = page
         query["per_page"] = self.per_page
         response = self._request("GET", path, params=query)
-        items = self._list(response)
-        server_date: datetime | None = None
-        if response.headers.get("Date"):
-            try:
-                server_date = email.utils.parsedate_to_datetime(response.headers["Date"])
-            except (TypeError, ValueError):
-                server_date = None
-        return Page(
-            items=items,
-            total=_int_header(response, "X-WP-Total"),
-            total_pages=_int_header(response, "X-WP-TotalPages"),
-            page=page,
-            server_date=to_utc(server_date) if server_date else None,
-        )
+        return page_of(response, self._list(response), page)
 
     def _iter_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[Row]:
-        """Plain page-number iteration until a short/empty page, with loop detection (a caching
-        layer that ignores ``?page=`` would otherwise return page 1 forever)."""
-        previous: list[Any] | None = None
-        page_no = 1
-        while True:
-            page = self._page(path, params, page_no)
-            ids = [row.get("id") for row in page.items]
-            if previous is not None and ids and ids == previous:
-                raise Transient("the store returned the same page twice; a cache in front of "
-                                "it may ignore the page parameter", url=self.api_url + path)
-            yield from page.items
-            if len(page.items) < self.per_page:
-                return
-            if page.total_pages is not None and page_no >= page.total_pages:
-                return
-            previous = ids
-            page_no += 1
+        """Every row of a page-numbered list (see :func:`iter_numbered_pages`)."""
+        return iter_numbered_pages(lambda n: self._page(path, params, n),
+                                   per_page=self.per_page, url=self.api_url + path)
 
     # -- orders -----------------------------------------------------------------------------
 
@@ -377,84 +238,23 @@ class WooCommerceClient:
 
         ``seen`` are ``(id, date_modified_gmt)`` keys already processed (the cursor's keys at its
         watermark). The returned :class:`KeysetScan` yields raw order dicts and exposes the next
-        ``watermark``. See :func:`keyset_scan` for why this never skips a record that changes
-        while being read.
+        ``watermark``. See :func:`connector.http.paging.keyset_scan` for why this never skips a
+        record that changes while being read.
         """
         look_back = self.overlap if overlap is None else overlap
         start = to_utc(after_gmt) - look_back if after_gmt is not None else None
         initial = frozenset(seen)
         seen_keys: set[Hashable] = set(initial)
-        if not self.order_by_modified:
-            return self._scan_by_date(after_gmt, start, seen_keys, initial)
+        scan = scan_orders if self.order_by_modified else scan_orders_by_date
+        return scan(self._orders_page, after_gmt, start, seen_keys, initial,
+                    per_page=self.per_page)
 
-        def first_page(floor: datetime | None) -> Sequence[Row]:
-            return self.list_orders_modified_since(floor, 1).items
-
-        def drain(lo: datetime, hi: datetime) -> Iterator[Row]:
-            return numbered_window(
-                lambda n: self.list_orders_modified_since(lo, n, before_gmt=hi, orderby="id"),
-                key=order_version_key, page_size=self.per_page, what="orders",
-            )
-
-        ceiling = Ceiling()
-        rows = keyset_scan(
-            start=start, first_page=first_page, drain=drain, modified=_order_modified,
-            key=order_version_key, page_size=self.per_page, seen=seen_keys, what="orders",
-            ceiling=ceiling,
-        )
-        return KeysetScan(rows, start=after_gmt, modified=_order_modified, key=order_version_key,
-                          seen=initial, cap=ceiling, key_time=_order_key_time)
-
-    def _scan_by_date(
-        self,
-        after_gmt: datetime | None,
-        start: datetime | None,
-        seen: set[Hashable],
-        initial: Iterable[tuple[int, str]],
-    ) -> KeysetScan:
-        """Fallback for stores that reject ``orderby=modified``: ``orderby=date`` over the
-        ``modified_after`` set. Creation order does not move when an order changes, but an older
-        order modified mid-run *enters* the set at its old position, so whole passes repeat
-        until the rows read match ``X-WP-Total``; the watermark is capped at the server time of
-        the first response so versions written during the run are read again next time."""
-        started: list[datetime | None] = []
-
-        def rows() -> Iterator[Row]:
-            for _ in range(20):
-                ids: set[int] = set()
-                total: int | None = None
-                new = False
-                previous: list[Any] | None = None
-                for page_no in range(1, 100_000):
-                    page = self.list_orders_modified_since(start, page_no, orderby="date")
-                    page_ids = [row.get("id") for row in page.items]
-                    if previous is not None and page_ids and page_ids == previous:
-                        raise Transient("the store returned the same page of orders twice; a "
-                                        "cache in front of it may ignore the page parameter")
-                    previous = page_ids
-                    if not started:
-                        started.append(page.server_date)
-                    total = page.total
-                    for row in page.items:
-                        ids.add(int(row.get("id") or 0))
-                        k = order_version_key(row)
-                        if k not in seen:
-                            seen.add(k)
-                            new = True
-                            yield row
-                    if len(page.items) < self.per_page:
-                        break
-                if (total is not None and len(ids) >= total) or (total is None and not new):
-                    return
-            raise Transient("gave up reading orders: the store kept changing faster than it "
-                            "was read")
-
-        def cap() -> datetime | None:
-            moment = started[0] if started else None
-            return moment - ONE_SECOND if moment is not None else None
-
-        return KeysetScan(rows(), start=after_gmt, modified=_order_modified,
-                          key=order_version_key, cap=cap, seen=initial, key_time=_order_key_time)
+    def _orders_page(
+        self, after_gmt: datetime | None, page: int, before_gmt: datetime | None,
+        orderby: str | None,
+    ) -> Page:
+        return self.list_orders_modified_since(after_gmt, page, before_gmt=before_gmt,
+                                               orderby=orderby)
 
     def get_order(self, order_id: int) -> Row:
         """One order. Unknown id → :class:`~connector.errors.NotFound`."""
@@ -515,12 +315,3 @@ class WooCommerceClient:
                                  params={"force": "true"})
         return self._dict(response)
 
-
-def _int_header(response: requests.Response, name: str) -> int | None:
-    value = response.headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None

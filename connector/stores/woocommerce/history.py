@@ -12,13 +12,13 @@ from connector.http.paging import position_start, scan_position, take_window
 from connector.models import Source
 from connector.pipeline.records import Incoming
 from connector.stores.base import HistoryWindow
-from connector.stores.woocommerce.client import _order_modified as order_modified
 from connector.stores.woocommerce.flow import (
     customer_incoming,
     order_incoming,
     referenced_customers,
     woo_client,
 )
+from connector.stores.woocommerce.paging import order_modified
 
 #: The boundary second is read again when a window resumes (the store's filter is exclusive
 #: and a second can hold more orders than a window); already-read versions are skipped.

@@ -27,12 +27,9 @@ from responses import matchers
 from connector.config import Secret
 from connector.errors import AuthError, DataError, NotFound, RateLimited, Transient
 from connector.stores.schemas import InvalidPayload
-from connector.stores.woocommerce.client import (
-    MAX_PER_PAGE,
-    WooCommerceClient,
-    is_key_rejected,
-    order_version_key,
-)
+from connector.stores.woocommerce.auth import is_key_rejected
+from connector.stores.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
+from connector.stores.woocommerce.paging import order_version_key
 from connector.stores.woocommerce.schemas import (
     parse_woo_customer,
     parse_woo_order,
