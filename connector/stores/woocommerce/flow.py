@@ -29,8 +29,8 @@ from connector.stores.woocommerce.schemas import (
     InvalidPayload,
     parse_woo_customer,
     parse_woo_order,
-    validate_woo_order,
 )
+from connector.stores.woocommerce.validation import validate_woo_order
 
 log = logging.getLogger(__name__)
 

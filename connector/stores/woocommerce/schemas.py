@@ -9,7 +9,10 @@ Two layers of checks, both phrased for an operator:
 
 * :func:`parse_woo_order` / :func:`parse_woo_customer` raise :class:`InvalidPayload` when the
   payload's *shape* is wrong ("quantity on line 2 (Mug) is not a whole number");
-* :func:`validate_woo_order` returns *business* problems ("line 2 (Mug) has no SKU").
+* :func:`~connector.stores.woocommerce.validation.validate_woo_order` returns *business*
+  problems ("line 2 (Mug) has no SKU").
+
+The dataclasses they build are in :mod:`connector.stores.woocommerce.data`.
 
 The generic pieces (fields, :class:`InvalidPayload`, :func:`describe_errors`) live in
 :mod:`connector.stores.schemas`, shared with the BigCommerce schemas.
@@ -17,10 +20,7 @@ The generic pieces (fields, :class:`InvalidPayload`, :func:`describe_errors`) li
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load
@@ -32,182 +32,29 @@ from connector.stores.schemas import (
     Money,
     Text,
     WholeNumber,
-    is_valid_email,
     load_schema,
+)
+from connector.stores.woocommerce.data import (
+    WooAddress,
+    WooCouponLine,
+    WooCustomer,
+    WooFeeLine,
+    WooLineItem,
+    WooOrder,
+    WooRefundRef,
+    WooShippingLine,
+    WooTaxLine,
 )
 
 __all__ = [
     "InvalidPayload",
-    "WooAddress",
     "WooAddressSchema",
-    "WooCouponLine",
-    "WooCustomer",
     "WooCustomerSchema",
-    "WooFeeLine",
-    "WooLineItem",
     "WooLineItemSchema",
-    "WooOrder",
     "WooOrderSchema",
-    "WooRefundRef",
-    "WooShippingLine",
-    "WooTaxLine",
     "parse_woo_customer",
     "parse_woo_order",
-    "validate_woo_order",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# plain data
-
-
-@dataclass(frozen=True, slots=True)
-class WooAddress:
-    """A billing or shipping address. Only billing carries ``email``/``phone`` in Woo."""
-
-    first_name: str = ""
-    last_name: str = ""
-    company: str = ""
-    address_1: str = ""
-    address_2: str = ""
-    city: str = ""
-    state: str = ""
-    postcode: str = ""
-    country: str = ""
-    email: str = ""
-    phone: str = ""
-
-    @property
-    def full_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p)
-
-
-@dataclass(frozen=True, slots=True)
-class WooLineItem:
-    """One product line. ``price`` is the unit price excluding tax (a JSON number in Woo)."""
-
-    id: int
-    name: str
-    product_id: int
-    variation_id: int
-    quantity: int
-    sku: str
-    price: Decimal
-    subtotal: Decimal
-    subtotal_tax: Decimal
-    total: Decimal
-    total_tax: Decimal
-    tax_class: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class WooShippingLine:
-    id: int
-    method_id: str
-    method_title: str
-    total: Decimal
-    total_tax: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class WooFeeLine:
-    id: int
-    name: str
-    total: Decimal
-    total_tax: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class WooCouponLine:
-    id: int
-    code: str
-    discount: Decimal
-    discount_tax: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class WooTaxLine:
-    id: int
-    rate_code: str
-    rate_id: int
-    label: str
-    compound: bool
-    tax_total: Decimal
-    shipping_tax_total: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class WooRefundRef:
-    """A refund as listed on the order (``total`` is negative, e.g. ``-10.00``)."""
-
-    id: int
-    reason: str
-    total: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class WooOrder:
-    """A WooCommerce order. ``version`` is the raw ``date_modified_gmt`` (the record version
-    used for dedupe and "older never overwrites newer")."""
-
-    id: int
-    number: str
-    status: str
-    currency: str
-    date_modified: datetime
-    version: str
-    total: Decimal
-    total_tax: Decimal
-    parent_id: int = 0
-    order_key: str = ""
-    date_created: datetime | None = None
-    date_paid: datetime | None = None
-    date_completed: datetime | None = None
-    discount_total: Decimal = Decimal("0")
-    discount_tax: Decimal = Decimal("0")
-    shipping_total: Decimal = Decimal("0")
-    shipping_tax: Decimal = Decimal("0")
-    cart_tax: Decimal = Decimal("0")
-    prices_include_tax: bool = False
-    customer_id: int = 0
-    customer_note: str = ""
-    billing: WooAddress = field(default_factory=WooAddress)
-    shipping: WooAddress = field(default_factory=WooAddress)
-    payment_method: str = ""
-    payment_method_title: str = ""
-    transaction_id: str = ""
-    line_items: tuple[WooLineItem, ...] = ()
-    shipping_lines: tuple[WooShippingLine, ...] = ()
-    fee_lines: tuple[WooFeeLine, ...] = ()
-    coupon_lines: tuple[WooCouponLine, ...] = ()
-    tax_lines: tuple[WooTaxLine, ...] = ()
-    refunds: tuple[WooRefundRef, ...] = ()
-
-    @property
-    def is_guest(self) -> bool:
-        """Guest checkout: ``customer_id`` 0, no WordPress user behind it (woo §3)."""
-        return self.customer_id == 0
-
-
-@dataclass(frozen=True, slots=True)
-class WooCustomer:
-    """A registered WooCommerce customer (WordPress user)."""
-
-    id: int
-    email: str
-    first_name: str = ""
-    last_name: str = ""
-    username: str = ""
-    role: str = ""
-    date_created: datetime | None = None
-    date_modified: datetime | None = None
-    is_paying_customer: bool = False
-    billing: WooAddress = field(default_factory=WooAddress)
-    shipping: WooAddress = field(default_factory=WooAddress)
-
-
-# --------------------------------------------------------------------------------------------
-# schemas
 
 
 def _tuple(values: Any) -> tuple[Any, ...]:
@@ -402,51 +249,3 @@ def parse_woo_customer(payload: Any) -> WooCustomer:
     return result
 
 
-# --------------------------------------------------------------------------------------------
-# business validation
-
-
-def _line_name(index: int, name: str) -> str:
-    return f"line {index}" + (f" ({name})" if name else "")
-
-
-def validate_woo_order(
-    order: WooOrder,
-    *,
-    allowed_currencies: Collection[str] = (),
-    require_email: bool = False,
-) -> list[str]:
-    """Business problems that stop this order from becoming an IFS customer order, in plain
-    words; empty when the order can go ahead.
-
-    ``allowed_currencies`` empty means "any". A billing e-mail is always required for guest
-    orders (it is the only way to identify the buyer) and for every order when
-    ``require_email`` is set.
-    """
-    problems: list[str] = []
-    if allowed_currencies and order.currency.upper() not in {c.upper() for c in
-                                                             allowed_currencies}:
-        allowed = ", ".join(sorted(allowed_currencies))
-        problems.append(f"currency {order.currency or '(none)'} is not one of the allowed "
-                        f"currencies ({allowed})")
-    email = order.billing.email.strip()
-    if not email:
-        if require_email or order.is_guest:
-            problems.append("billing e-mail is missing")
-    elif not is_valid_email(email):
-        problems.append(f"billing e-mail {email!r} is not a valid address")
-    if not order.line_items:
-        problems.append("the order has no product lines")
-    for index, line in enumerate(order.line_items, start=1):
-        where = _line_name(index, line.name)
-        if not line.sku.strip():
-            problems.append(f"{where} has no SKU")
-        if line.quantity < 0:
-            problems.append(f"quantity {line.quantity} on {where} is negative")
-        elif line.quantity == 0:
-            problems.append(f"quantity on {where} is zero")
-        if line.total < 0:
-            problems.append(f"total {line.total} on {where} is negative")
-    if order.total < 0:
-        problems.append(f"order total {order.total} is negative")
-    return problems

@@ -30,11 +30,8 @@ from connector.stores.schemas import InvalidPayload
 from connector.stores.woocommerce.auth import is_key_rejected
 from connector.stores.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
 from connector.stores.woocommerce.paging import order_version_key
-from connector.stores.woocommerce.schemas import (
-    parse_woo_customer,
-    parse_woo_order,
-    validate_woo_order,
-)
+from connector.stores.woocommerce.schemas import parse_woo_customer, parse_woo_order
+from connector.stores.woocommerce.validation import validate_woo_order
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 SHOP = "https://shop.example.org"
