@@ -1,7 +1,7 @@
 """Prometheus metrics of the processes (counters and histograms), through ``prometheus-client``.
 
 Counted where things happen: loads and their latency (``pipeline/load``), records finished by
-state (``pipeline/records``), IFS requests by outcome (``ifs/client``), budget waits
+state (``pipeline/records``), IFS requests by outcome (``ifs/transport``), budget waits
 (``ratelimit``), webhook deliveries by outcome (``web``), notifications. Fleet-wide gauges
 (records by state, cursor lag, queue depth, open alerts) are read from Postgres and Redis when
 ``/metrics`` is scraped (:mod:`connector.operations.overview`).

@@ -1,14 +1,11 @@
 """The IFS Cloud OData client: projections over REST, one tenant per instance.
 
-Every call draws one token from the tenant's fleet-wide budget, carries a bearer token, a timeout
-and JSON headers, and turns failures into the connector's error family. It retries on its own in
-exactly two cases (conventions habit 5 allows the first; the second is an IFS quirk):
-
-* a 401: drop the token, re-authenticate once, send again (ifs-cloud.md §1, Decisions 1);
-* a 500 ``MI_MODIFIED_ERROR`` (stale server metadata): send once more (§8, Decisions 9).
-
-Everything else is raised for the task layer to retry or fail. Writes are ETag-safe: ``patch``
-always sends ``If-Match`` (Decisions 3), and nothing here upserts.
+The operations (get, query, create, patch, action, batch, read_batch) are here; each sends
+through :class:`~connector.ifs.transport.IfsTransport` (budget, bearer token, the two retries on
+401 and ``MI_MODIFIED_ERROR``, typed errors), and ``query`` follows the server's pages with
+:mod:`connector.ifs.paging`. Everything else is raised for the task layer to retry or fail.
+Writes are ETag-safe: ``patch`` always sends ``If-Match`` (Decisions 3), and nothing here
+upserts.
 
 URLs: ``{base_url}/main/ifsapplications/projection/v1/{Projection}.svc/{path}`` (§2), with
 ``path`` such as ``CustomerInfoSet``, ``CustomerInfoSet(CustomerId='WC7-1')`` or
@@ -17,16 +14,13 @@ URLs: ``{base_url}/main/ifsapplications/projection/v1/{Projection}.svc/{path}`` 
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
-from urllib.parse import urljoin
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import requests
 
-from connector import metrics
-from connector.errors import AuthError, NotFound, OutcomeUnknown, Transient, safe_url
-from connector.http.errors import DEFAULT_TIMEOUT, new_session, transport_error
+from connector.errors import NotFound, OutcomeUnknown, Transient
+from connector.http.errors import DEFAULT_TIMEOUT
 from connector.ifs.batch import (
     BatchRequest,
     BatchResponse,
@@ -39,14 +33,13 @@ from connector.ifs.batch import (
 from connector.ifs.odata import (
     ODataEnum,
     decode_json,
-    dumps,
-    error_from_response,
     filter_eq,
-    is_mi_modified,
     odata_key,
     odata_literal,
     query_string,
 )
+from connector.ifs.paging import iter_server_pages
+from connector.ifs.transport import IfsTransport, TokenProvider
 from connector.ratelimit import Budget
 
 __all__ = [
@@ -62,24 +55,12 @@ __all__ = [
     "odata_literal",
 ]
 
-log = logging.getLogger(__name__)
-
 PROJECTION_ROOT = "/main/ifsapplications/projection/v1"
 # IFS publishes no page cap; the sandbox rejects $top above 5000 and an undocumented "5000" cap is
 # reported (§3, Decisions 4). Stay below it.
 MAX_PAGE_SIZE = 4999
-_MAX_EMPTY_PAGES = 3  # empty pages that still carry a nextLink before we call it a loop
 
-T = TypeVar("T")
 Entity = dict[str, Any]
-
-
-class TokenProvider(Protocol):
-    """What the client needs from :class:`~connector.ifs.auth.IfsTokenManager`."""
-
-    def get_token(self) -> str: ...
-
-    def invalidate(self, token: str) -> None: ...
 
 
 def _etag(entity: Mapping[str, Any], response: requests.Response) -> str | None:
@@ -100,7 +81,7 @@ def _entity(response: requests.Response) -> Entity:
     return data
 
 
-class IfsODataClient:
+class IfsODataClient(IfsTransport):
     """OData v4 client for one IFS tenant.
 
     ``page_size`` (at most 4999) is what the client asks the server for per page and the largest
@@ -122,12 +103,9 @@ class IfsODataClient:
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        super().__init__(token_manager, session, budget, timeout=timeout)
         self.base_url = base_url.rstrip("/")
-        self.tokens = token_manager
-        self.session = session or new_session()
         self.page_size = min(page_size, MAX_PAGE_SIZE)
-        self.budget = budget
-        self.timeout = timeout
 
     # -- URLs ----------------------------------------------------------------------------------
 
@@ -201,27 +179,11 @@ class IfsODataClient:
             url += "?" + query_string(options)
         headers = {"Prefer": f"odata.maxpagesize={self.page_size}"}
 
-        seen: set[str] = set()
-        empty_pages = 0
-        while True:
-            seen.add(url)
-            page = self._call("GET", url, ok=(200,), handle=_entity, headers=headers)
-            rows = page.get("value")
-            if not isinstance(rows, list):
-                raise Transient(f"{entity_set} answer has no 'value' list", status=200, url=url)
-            yield from (row for row in rows if isinstance(row, dict))
-            next_link = page.get("@odata.nextLink")
-            if not isinstance(next_link, str) or not next_link:
-                return
-            empty_pages = empty_pages + 1 if not rows else 0
-            next_url = resolve_next_link(self.service_url(projection), page, next_link)
-            if next_url in seen or empty_pages >= _MAX_EMPTY_PAGES:
-                raise Transient(
-                    f"IFS paging of {entity_set} loops (nextLink repeats)",
-                    url=next_url,
-                    code="NEXTLINK_LOOP",
-                )
-            url = next_url
+        yield from iter_server_pages(
+            lambda page_url: self._call("GET", page_url, ok=(200,), handle=_entity,
+                                        headers=headers),
+            self.service_url(projection), url, entity_set,
+        )
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -318,94 +280,6 @@ class IfsODataClient:
             "POST", url, ok=(200,), raw_body=payload, content_type=content_type, handle=handle,
             headers={"Accept": "multipart/mixed"},
         )
-
-    # -- transport -----------------------------------------------------------------------------
-
-    def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        ok: tuple[int, ...],
-        handle: Callable[[requests.Response], T],
-        body: Mapping[str, Any] | None = None,
-        raw_body: bytes | None = None,
-        content_type: str = "application/json",
-        headers: Mapping[str, str] | None = None,
-    ) -> T:
-        data = raw_body if raw_body is not None else (
-            dumps(body).encode("utf-8") if body is not None else None
-        )
-        reauthenticated = False
-        resent_after_mi_modified = False
-        while True:
-            if self.budget is not None:
-                self.budget.acquire_or_raise()
-            token = self.tokens.get_token()
-            request_headers = {
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                **(headers or {}),
-            }
-            if data is not None:
-                # Without it IFS answers ODP_DESERIALIZATION_ERROR (§2).
-                request_headers["Content-Type"] = content_type
-            try:
-                response = self.session.request(
-                    method, url, data=data, headers=request_headers, timeout=self.timeout
-                )
-            except requests.RequestException as exc:
-                metrics.ifs_request(None)
-                if method != "GET" and _maybe_sent(exc):
-                    raise OutcomeUnknown(
-                        f"{type(exc).__name__} after sending a {method}: IFS may have applied "
-                        "it (re-read before retrying)", url=url) from None
-                raise transport_error(exc, url) from None
-            metrics.ifs_request(response.status_code)
-            log.debug("IFS %s %s -> %s", method, safe_url(url), response.status_code)
-            try:
-                if response.status_code not in ok:
-                    raise error_from_response(response)
-                return handle(response)
-            except AuthError as exc:
-                if exc.status == 401 and not reauthenticated:
-                    # Expired or revoked token: drop it fleet-wide, authenticate once more (§1).
-                    reauthenticated = True
-                    self.tokens.invalidate(token)
-                    log.info("IFS answered 401; re-authenticating once")
-                    continue
-                raise
-            except Transient as exc:
-                if is_mi_modified(exc) and not resent_after_mi_modified:
-                    resent_after_mi_modified = True  # stale metadata: once more (§8)
-                    log.info("IFS answered MI_MODIFIED_ERROR; sending once more")
-                    continue
-                raise
-
-
-def resolve_next_link(service_root: str, page: Mapping[str, Any], next_link: str) -> str:
-    """``@odata.nextLink`` as an absolute URL. A relative link is relative to the context URL
-    (``@odata.context``, itself relative to the service root), i.e. to the service root — not to
-    the request URL: on a navigation path (``CustomerOrderSet('C1')/OrderLinesArray``) the
-    request URL would double the path (OData JSON Format v4.01 §4.6, ifs-cloud.md §11)."""
-    base = service_root.rstrip("/") + "/"
-    context = page.get("@odata.context")
-    if isinstance(context, str) and context:
-        absolute = urljoin(base, context)
-        if "$metadata" in absolute:
-            base = absolute.split("$metadata", 1)[0]
-    return urljoin(base, next_link)
-
-
-def _maybe_sent(exc: requests.RequestException) -> bool:
-    """False only when the request certainly never reached the server (no connection)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.ConnectionError):
-        text = str(exc)
-        return not any(m in text for m in ("NewConnectionError", "Failed to establish",
-                                           "Connection refused", "Name or service not known"))
-    return True
 
 
 def _created(response: requests.Response) -> tuple[Entity, str | None]:
