@@ -185,6 +185,20 @@ class IfsODataClient(IfsTransport):
             self.service_url(projection), url, entity_set,
         )
 
+    def rows_from(self, projection: str, entity_set: str, page: Entity) -> Iterator[Entity]:
+        """The rows of a page read another way (one answer of a ``read_batch``) and of every
+        page its ``@odata.nextLink`` leads to: a batch answer is one server page, so a
+        collection longer than the page size continues outside the batch."""
+        first = f"batch-answer:{entity_set}"  # never requested: the page is already here
+        headers = {"Prefer": f"odata.maxpagesize={self.page_size}"}
+
+        def get_page(page_url: str) -> Entity:
+            if page_url == first:
+                return page
+            return self._call("GET", page_url, ok=(200,), handle=_entity, headers=headers)
+
+        return iter_server_pages(get_page, self.service_url(projection), first, entity_set)
+
     # -- writes --------------------------------------------------------------------------------
 
     def create(

@@ -103,7 +103,7 @@ def enrich_page(tenant_id: int, run: str, *, page_size: int = PAGE_SIZE) -> bool
         for cid, answer in zip(ids, client.read_batch(CUSTOMERS, paths), strict=True):
             if answer.status != 200 or not isinstance(answer.body, dict):
                 continue  # a customer removed since the page was read
-            for comm in answer.body.get("value") or []:
+            for comm in client.rows_from(CUSTOMERS, "CommunicationMethods", answer.body):
                 value = str((comm or {}).get("Value") or "").strip().lower()
                 if "@" in value:
                     found.append((value, cid))
