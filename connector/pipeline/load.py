@@ -27,7 +27,7 @@ from connector.pipeline.targets import ifs_actor, ifs_client
 from connector.pipeline.transform import plan_record
 from connector.ratelimit import PrepaidBudget, RedisBudget
 
-PLAN_COST = 2  # IFS requests of a typical load: natural-key lookup + one change set
+PLAN_COST = 1  # IFS requests of a typical load: one change set (or one PATCH)
 
 
 class Busy(Conflict):
@@ -56,6 +56,24 @@ def record_lock(source_id: int, entity: str, external_id: str) -> Iterator[None]
             conn.execute(select(func.pg_advisory_unlock(key)))
             conn.commit()
 
+
+
+class ReserveOnFirstRequest(PrepaidBudget):
+    """A load's budget: nothing is taken until the first request, which reserves the plan's
+    expected cost at once (as :meth:`PrepaidBudget.reserve`)."""
+
+    def __init__(self, budget: RedisBudget, cost: int) -> None:
+        super().__init__(budget, 0)
+        self.cost = cost
+        self.reserved = False
+
+    def acquire_or_raise(self, n: int = 1) -> None:
+        if not self.reserved:
+            first = max(1, min(max(n, self.cost), self.budget.burst))
+            self.budget.acquire_or_raise(first)
+            self.prepaid = first
+            self.reserved = True
+        super().acquire_or_raise(n)
 
 
 @dataclass(frozen=True)
@@ -105,11 +123,12 @@ def _load_locked(staged_id: int) -> LoadResult:
         version, chash = rec.version, rec.content_hash
     client = ifs_client(tenant)
     if isinstance(client.budget, RedisBudget):
-        # Reserve the plan's usual cost before any request (raises RateLimited to defer).
-        # A plan that knows it needs more (a GL voucher: lookup, header, rows, action) says
-        # so, so that it never starts without the tokens to finish.
+        # Reserve the plan's usual cost at its first request (raises RateLimited to defer), so
+        # a load that needs no request (a record seen again unchanged) takes no token. A plan
+        # that knows it needs more (an inline buyer, a voucher with a label) says so, so that
+        # it never starts without the tokens to finish.
         cost = int(plan.get("ifs_requests") or PLAN_COST)
-        client.budget = PrepaidBudget.reserve(client.budget, cost)
+        client.budget = ReserveOnFirstRequest(client.budget, cost)
     executor = PlanExecutor(client, ctx, tenant, source, _load_dependency)
     try:
         ifs_key, etag, details = executor.execute(plan, link_snapshot, chash)
