@@ -59,6 +59,8 @@ class PlanExecutor:
         self.tenant = tenant
         self.source = source
         self.load_dependency = load_dependency
+        #: creates known to have happened, for the write-intent journal: (kind, key, IFS key)
+        self.outcomes: list[tuple[str, str, str]] = []
 
     def execute(self, plan: dict[str, Any], link: LinkSnapshot | None,
                 content_hash: str) -> tuple[str, str | None, dict[str, Any]]:
@@ -80,7 +82,9 @@ class PlanExecutor:
         return prior.seen or intents.adopts_existing(self.tenant), prior.ifs_key
 
     def completed(self, kind: str, natural_key: str, ifs_key: str) -> None:
-        intents.complete(self.tenant.id, kind, natural_key, ifs_key)
+        """Note a create known to have happened; the loader records it (``intents.complete``)
+        with the link, or on its own when the load stops afterwards."""
+        self.outcomes.append((kind, natural_key, ifs_key))
 
     def patch_owned(self, projection: str, entity_set: str, key: dict[str, str | int],
                     owned: dict[str, Any], etag: str | None) -> tuple[dict[str, Any], str | None]:

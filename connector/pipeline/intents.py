@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from connector.db import session_scope
 from connector.models import Tenant, WriteIntent
@@ -77,10 +79,13 @@ def begin(tenant_id: int, kind: str, natural_key: str, plan: Any,
     return Prior(seen=True, ifs_key=ifs_key)
 
 
-def complete(tenant_id: int, kind: str, natural_key: str, ifs_key: str) -> None:
-    """Record the outcome: the record exists in IFS under ``ifs_key``."""
-    with session_scope() as s:
-        s.execute(update(WriteIntent).where(
+def complete(session: Session, tenant_id: int,
+             outcomes: Iterable[tuple[str, str, str]]) -> None:
+    """Record outcomes ``(kind, natural key, IFS key)``: those records exist in IFS. Written in
+    the load's final transaction, beside the record link (an outcome that is lost costs the
+    next attempt one lookup, never a duplicate)."""
+    for kind, natural_key, ifs_key in outcomes:
+        session.execute(update(WriteIntent).where(
             WriteIntent.tenant_id == tenant_id, WriteIntent.kind == kind,
             WriteIntent.natural_key == natural_key[:200])
             .values(ifs_key=ifs_key[:200], completed_at=func.now()))

@@ -9,16 +9,17 @@ An older version never overwrites a newer one: versions are compared with the li
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 
 from connector.db import get_engine, session_scope
 from connector.errors import Conflict
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
-from connector.pipeline import records
+from connector.pipeline import intents, records
 from connector.pipeline.audit import WriteContext
 from connector.pipeline.executor import PlanExecutor
 from connector.pipeline.links import get_link, index_customer, save_link, snapshot
@@ -26,6 +27,8 @@ from connector.pipeline.records import Parked
 from connector.pipeline.targets import ifs_actor, ifs_client
 from connector.pipeline.transform import plan_record
 from connector.ratelimit import PrepaidBudget, RedisBudget
+
+log = logging.getLogger(__name__)
 
 PLAN_COST = 1  # IFS requests of a typical load: one change set (or one PATCH)
 
@@ -81,6 +84,7 @@ class LoadResult:
     state: str
     ifs_key: str | None = None
     detail: str = ""
+    tenant_id: int | None = None
 
 
 
@@ -93,8 +97,10 @@ def load(staged_id: int) -> LoadResult:
         if rec.state != PENDING:
             return LoadResult(rec.state, detail="already finished")
         key = (rec.source_id, rec.entity, rec.external_id)
+        tenant_id = rec.tenant_id
     with record_lock(*key):
-        return _load_locked(staged_id)
+        result = _load_locked(staged_id)
+    return replace(result, tenant_id=tenant_id)
 
 
 def _load_locked(staged_id: int) -> LoadResult:
@@ -136,11 +142,23 @@ def _load_locked(staged_id: int) -> LoadResult:
         with session_scope() as s:
             rec = s.get(StagedRecord, staged_id)
             assert rec is not None
+            intents.complete(s, tenant.id, executor.outcomes)
             records.mark_parked(s, rec, str(exc))
         return LoadResult(PARKED, detail=str(exc))
+    except BaseException:
+        # What was created before the failure stays known, so the retry needs no lookup for it.
+        if executor.outcomes:
+            try:
+                with session_scope() as s:
+                    intents.complete(s, tenant.id, executor.outcomes)
+            except Exception:
+                log.warning("could not record write outcomes of record %s", staged_id,
+                            exc_info=True)
+        raise
     with session_scope() as s:
         rec = s.get(StagedRecord, staged_id)
         assert rec is not None
+        intents.complete(s, tenant.id, executor.outcomes)
         save_link(s, tenant_id=tenant.id, source_id=source.id, entity=rec.entity,
                   external_id=rec.external_id, ifs_key=ifs_key, etag=etag, version=version,
                   content_hash=chash, details=details)

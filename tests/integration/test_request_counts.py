@@ -115,6 +115,12 @@ def woo_tenant(clean_db: None, sandbox: dict[str, Any]) -> dict[str, Any]:
     return {**sandbox, "tenant": tenant, "source": source, "log": IfsLog(sandbox["ifs_url"])}
 
 
+def _later(p: dict[str, Any]) -> None:
+    """Move the store's clock on, so the next change has a newer modification time."""
+    requests.post(f"{p['woo_url']}/_sandbox/clock", json={"advance_s": 5},
+                  timeout=10).raise_for_status()
+
+
 def _woo_customer(p: dict[str, Any], customer_id: int) -> int:
     customer = next(c for c in p["woo"].customers() if c["id"] == customer_id)
     return _stage(p["tenant"], p["source"], "customer", str(customer_id),
@@ -159,15 +165,13 @@ def test_unchanged_record_costs_nothing_and_an_update_one_patch(
     _woo_customer(p, order["customer_id"])
     _load(_woo_order(p, order))
     # Seen again with nothing we own changed (a touch: a new modification time only).
-    requests.post(f"{p['woo_url']}/_sandbox/clock", json={"advance_s": 5},
-                  timeout=10).raise_for_status()
+    _later(p)
     touched = woo.mutate_order(order["id"], fire_webhooks=False)
     assert order_version(touched) != order_version(order)
     row = _woo_order(p, touched)
     assert log.cost(lambda: _load(row)) == []
     # A change nobody else made in IFS: one PATCH with the stored ETag, no re-read.
-    requests.post(f"{p['woo_url']}/_sandbox/clock", json={"advance_s": 5},
-                  timeout=10).raise_for_status()
+    _later(p)
     changed = woo.mutate_order(order["id"], status="completed", fire_webhooks=False)
     row = _woo_order(p, changed)
     reqs = log.cost(lambda: _load(row))
@@ -182,12 +186,14 @@ def test_customer_whose_phone_alone_changed_gets_no_patch(woo_tenant: dict[str, 
     _load(_woo_customer(p, customer["id"]))
     # The phone is not a field the connector owns on the IFS customer (Name, Country, …): the
     # content hash changes, the owned fields do not.
+    _later(p)
     billing = dict(customer.get("billing") or {}, phone="+46 70 000 00 01")
     changed = woo.mutate_customer(customer["id"], billing=billing, fire_webhooks=False)
     row = _stage(p["tenant"], p["source"], "customer", str(customer["id"]),
                  customer_version(changed), changed)
     assert log.cost(lambda: _load(row)) == []
     # A change of an owned field still goes out, as one PATCH with the stored ETag.
+    _later(p)
     renamed = woo.mutate_customer(customer["id"], first_name="Renamed", fire_webhooks=False)
     row = _stage(p["tenant"], p["source"], "customer", str(customer["id"]),
                  customer_version(renamed), renamed)
