@@ -7,15 +7,48 @@ variable read here is documented in ``deploy/env.example``.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from connector.errors import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ENVIRONMENTS = ("development", "production")
+#: ``ssl_cert_reqs`` of a ``rediss://`` connection (redis-py, kombu and Celery all take these).
+SSL_CERT_REQS = ("required", "optional", "none")
+_SSL_ALIASES = {"cert_required": "required", "cert_optional": "optional", "cert_none": "none"}
+
+#: Every ``MLC_*`` variable the processes read (deploy/env.example documents each). Any other
+#: ``MLC_*`` variable is reported at start with the nearest known name: a misspelt setting
+#: would otherwise be ignored silently. Add a new variable here and in deploy/env.example.
+KNOWN_VARIABLES = frozenset({
+    "MLC_ENV", "MLC_ENCRYPTION_KEYS", "MLC_ADMIN_USER", "MLC_ADMIN_PASSWORD", "MLC_LOG_LEVEL",
+    "MLC_DATA_DIR", "MLC_PUBLIC_URL", "MLC_VISIBILITY_TIMEOUT_S", "MLC_TASK_TIME_LIMIT_S",
+    "MLC_TASK_SOFT_TIME_LIMIT_S", "MLC_MAX_RETRIES", "MLC_RETRY_BACKOFF_MAX_S",
+    "MLC_DISPATCH_INTERVAL_S", "MLC_SWEEP_AFTER_S", "MLC_LOAD_INFLIGHT_PER_TENANT",
+    "MLC_IFS_BUDGET_PER_MIN", "MLC_WEBHOOK_MAX_BODY_BYTES", "MLC_WEBHOOK_TOLERANCE_S",
+    "MLC_WEBHOOK_FETCHES_PER_MIN", "MLC_REDIS_SSL_CERT_REQS", "MLC_REDIS_SSL_CA_CERTS",
+    "MLC_WEB_BIND",
+})
+#: Prefixes of variables that belong to other tools (the test suite's service URLs).
+_FOREIGN_PREFIXES = ("MLC_TEST_",)
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """``(name, nearest known name or None)`` for every ``MLC_*`` variable nobody reads."""
+    env = os.environ if env is None else env
+    out = []
+    for name in sorted(env):
+        if (not name.startswith("MLC_") or name in KNOWN_VARIABLES
+                or name.startswith(_FOREIGN_PREFIXES)):
+            continue
+        close = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1, cutoff=0.6)
+        out.append((name, close[0] if close else None))
+    return out
 
 
 class Secret:
@@ -49,10 +82,47 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     value = env.get(name, "").strip()
     if not value:
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigError(name, f"is not a valid URL ({exc})") from None
     if parts.scheme.split("+")[0] not in schemes:
         raise ConfigError(name, f"must be a URL starting with one of {', '.join(schemes)}")
+    if parts.scheme != "unix" and not parts.hostname and "host=" not in parts.query:
+        raise ConfigError(name, "must name a host")
     return value
+
+
+def _ssl_value(raw: str, name: str) -> str:
+    value = _SSL_ALIASES.get(raw.strip().lower(), raw.strip().lower())
+    if value not in SSL_CERT_REQS:
+        raise ConfigError(name, f"must be one of {', '.join(SSL_CERT_REQS)}, got {raw!r}")
+    return value
+
+
+def _tls_redis(url: str | None, name: str, cert_reqs: str | None,
+               ca_certs: str | None) -> str | None:
+    """A ``rediss://`` URL with its TLS options in the query, where redis-py, kombu and Celery
+    all read them. Without ``ssl_cert_reqs`` (in the URL or MLC_REDIS_SSL_CERT_REQS) Celery
+    refuses the URL only once a worker connects, so the check is made here, at start."""
+    if not url or not url.startswith("rediss://"):
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if "ssl_cert_reqs" in query:
+        query["ssl_cert_reqs"] = _ssl_value(query["ssl_cert_reqs"], name)
+    elif cert_reqs is not None:
+        query["ssl_cert_reqs"] = cert_reqs
+    else:
+        raise ConfigError(
+            "MLC_REDIS_SSL_CERT_REQS",
+            f"{name} is a rediss:// URL: say how to check the server's certificate: "
+            "'required' (with MLC_REDIS_SSL_CA_CERTS for a private CA) or 'none' (Heroku Redis "
+            "uses self-signed certificates)")
+    if ca_certs and "ssl_ca_certs" not in query:
+        query["ssl_ca_certs"] = ca_certs
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -111,9 +181,16 @@ class Settings:
     ifs_budget_per_min: int = 600
     webhook_max_body_bytes: int = 1_048_576
     webhook_tolerance_s: int = 300
+    webhook_fetches_per_min: int = 6
     public_url: str | None = None
     admin_user: str | None = None
     admin_password: Secret | None = None
+    environment: str = "development"
+
+    @property
+    def production(self) -> bool:
+        """``MLC_ENV=production``: no embedded defaults, every service must be configured."""
+        return self.environment == "production"
 
     @property
     def embedded_database(self) -> bool:
@@ -126,12 +203,29 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        environment = env.get("MLC_ENV", "").strip().lower() or "development"
+        if environment not in ENVIRONMENTS:
+            raise ConfigError("MLC_ENV", f"must be one of {', '.join(ENVIRONMENTS)}, "
+                              f"got {environment!r}")
         database_url = _url(env, "DATABASE_URL", ("postgresql", "postgres"))
         if database_url and database_url.startswith("postgres://"):
             # Heroku-style scheme; SQLAlchemy only knows postgresql://
             database_url = "postgresql://" + database_url[len("postgres://") :]
-        redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"))
-        broker_url = _url(env, "CELERY_BROKER_URL", ("redis", "rediss", "amqp", "amqps"))
+        raw_reqs = env.get("MLC_REDIS_SSL_CERT_REQS", "").strip()
+        cert_reqs = _ssl_value(raw_reqs, "MLC_REDIS_SSL_CERT_REQS") if raw_reqs else None
+        ca_certs = env.get("MLC_REDIS_SSL_CA_CERTS", "").strip() or None
+        if ca_certs and not Path(ca_certs).is_file():
+            raise ConfigError("MLC_REDIS_SSL_CA_CERTS", f"no such file: {ca_certs}")
+        redis_url = _tls_redis(_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+                               "REDIS_URL", cert_reqs, ca_certs)
+        broker_url = _tls_redis(
+            _url(env, "CELERY_BROKER_URL", ("redis", "rediss", "amqp", "amqps")),
+            "CELERY_BROKER_URL", cert_reqs, ca_certs)
+        if environment == "production":
+            for name, value in (("DATABASE_URL", database_url), ("REDIS_URL", redis_url)):
+                if not value:
+                    raise ConfigError(name, "is required when MLC_ENV=production (the embedded "
+                                      "default is for development; is the add-on attached?)")
         level = env.get("MLC_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if level not in LOG_LEVELS:
             raise ConfigError("MLC_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
@@ -177,9 +271,11 @@ class Settings:
             ifs_budget_per_min=_int(env, "MLC_IFS_BUDGET_PER_MIN", 600, 1),
             webhook_max_body_bytes=_int(env, "MLC_WEBHOOK_MAX_BODY_BYTES", 1_048_576, 1024),
             webhook_tolerance_s=_int(env, "MLC_WEBHOOK_TOLERANCE_S", 300, 1),
+            webhook_fetches_per_min=_int(env, "MLC_WEBHOOK_FETCHES_PER_MIN", 6, 1),
             public_url=_url(env, "MLC_PUBLIC_URL", ("http", "https")),
             admin_user=env.get("MLC_ADMIN_USER", "").strip() or None,
             admin_password=Secret(password) if password else None,
+            environment=environment,
         )
 
     def with_services(self, database_url: str, redis_url: str,

@@ -3,12 +3,16 @@
 Every remote failure becomes one of these, and the task layer decides from the class alone what
 to do: wait and retry (rate-limited, transient, conflict), alert and pause (auth), or fail the
 record with a reason an operator can act on (data). Errors never carry secrets: URLs are stripped
-of query strings that could hold credentials before they are stored here.
+of query strings that could hold credentials before they are stored here, and the message passes
+the redactor (``connector.logs.redact``) when the error is made, so a remote error body that
+echoes a token is masked before it reaches a task result, Flower, a log line or a stored reason.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
+
+from connector.logs import redact
 
 
 def safe_url(url: str | None) -> str | None:
@@ -36,6 +40,7 @@ class ConnectorError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status = status

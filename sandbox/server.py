@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.bigcommerce import BcConfig, BcSimulator
+from sandbox.bigcommerce.simulator import BcConfig, BcSimulator
 from sandbox.common import ServerThread
-from sandbox.ifs import (
+from sandbox.ifs.simulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REALM,
     IfsConfig,
     IfsSimulator,
 )
-from sandbox.woocommerce import (
+from sandbox.woocommerce.simulator import (
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,
     DEFAULT_KEY_OWNER,

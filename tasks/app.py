@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 from kombu import Queue
 
 from connector.config import Settings, get_settings
@@ -95,3 +95,13 @@ def _fresh_connections(**_: Any) -> None:
 
     reset_engine()
     reset_handles()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redacting_handlers(logger: Any = None, **_: Any) -> None:
+    """Celery configures its own handlers (``celery worker`` started directly too): each gets
+    the redactor, so no log line of a worker carries a secret or an unescaped line break."""
+    from connector.logs import install_redactor
+
+    install_redactor(logger)

@@ -58,13 +58,28 @@ def sync(tenant_name: str, source_name: str | None, wait: bool, timeout: int) ->
             click.echo(line)
             last = line
         if progress.settled:
+            _fail_if_paused(active, tenant_name)
             click.echo("settled")
             return
         time.sleep(1.0)
     fail(f"not settled after {timeout}s (see `ml-connector records --tenant {tenant_name}`)", 1)
 
 
+def _fail_if_paused(source_ids: list[int], tenant_name: str) -> None:
+    """A source paused during the sync (its key stopped working, its stored secret cannot be
+    decrypted) did not sync: say so and exit 1 instead of "settled"."""
+    from connector.db import session_scope
+    from connector.models import Source
 
+    with session_scope() as s:
+        stopped = [(src.name, src.status, src.status_reason)
+                   for sid in source_ids if (src := s.get(Source, sid)) is not None
+                   and src.status != "active"]
+    if stopped:
+        for name, status, reason in stopped:
+            click.echo(f"source {name} is {status}: {reason or 'no reason'}", err=True)
+        fail(f"the sync did not complete: {len(stopped)} source(s) stopped (see "
+             f"`ml-connector alerts --tenant {tenant_name}`)", 1)
 
 @click.command()
 @click.option("--tenant", "tenant_name", required=True)
@@ -93,8 +108,6 @@ def replay(tenant_name: str, ids: tuple[int, ...], source_name: str | None,
         from tasks.sync import pump
 
         pump(tenant_id)
-
-
 
 
 # --- processes (Procfile) --------------------------------------------------------------------
@@ -127,15 +140,12 @@ def beat(loglevel: str) -> None:
     app.start(["beat", "--loglevel", loglevel, "--schedule", str(schedule)])
 
 
-
-
 @click.command()
 @click.option("--port", default=5555, show_default=True, type=int)
 @click.option("--address", default="127.0.0.1", show_default=True)
 def flower(port: int, address: str) -> None:
-    """Run the Flower dashboard behind basic auth (MLC_ADMIN_USER / MLC_ADMIN_PASSWORD)."""
-    import os
-
+    """Run the Flower dashboard behind basic auth (MLC_ADMIN_USER / MLC_ADMIN_PASSWORD); its
+    /metrics and /healthcheck ask for the same credentials."""
     bootstrap()
     settings = get_settings()
     if not settings.admin_user or not settings.admin_password:
@@ -143,8 +153,8 @@ def flower(port: int, address: str) -> None:
             "MLC_ADMIN_PASSWORD",
             "Flower requires MLC_ADMIN_USER and MLC_ADMIN_PASSWORD (no open dashboard)",
         )
-    # Passed through the environment, not argv, so the password is not visible in `ps`.
-    os.environ["FLOWER_BASIC_AUTH"] = f"{settings.admin_user}:{settings.admin_password.reveal()}"
     from tasks.app import app
+    from tasks.flower import run_flower
 
-    app.start(["flower", f"--port={port}", f"--address={address}"])
+    run_flower(app, user=settings.admin_user, password=settings.admin_password.reveal(),
+               port=port, address=address)

@@ -18,6 +18,7 @@ from typing import Any
 from celery import Task
 
 from connector.config import get_settings
+from connector.crypto import VaultError
 from connector.db import session_scope
 from connector.errors import AuthError, ConnectorError
 from connector.models import StagedRecord
@@ -92,6 +93,11 @@ def fetch_one(self: ConnectorTask, source_id: int, entity: str, external_id: str
 
         pause_for_auth(source_id, exc)
         return 0
+    except VaultError:
+        from connector.pipeline.fetch import pause_for_vault
+
+        pause_for_vault(source_id)
+        return 0
     except ConnectorError as exc:
         self.retry_on(exc)
         raise
@@ -113,6 +119,9 @@ def load(self: ConnectorTask, staged_id: int) -> str:
 def _load(task: ConnectorTask, staged_id: int) -> str:
     try:
         result = load_record(staged_id)
+    except VaultError:
+        _vault_fail(staged_id)
+        return "failed"
     except ConnectorError as exc:
         return _retry_or_fail(task, staged_id, exc)
     pump_after_finish(result.tenant_id)
@@ -148,6 +157,25 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
     log.warning("record %s failed (%s): %s", staged_id, kind, reason)
     pump(tenant_id)
     return "failed"
+
+
+def _vault_fail(staged_id: int) -> bool:
+    """A stored secret this worker cannot decrypt: the record fails (replayable after the
+    keys are fixed) and its source gets the ``vault`` alert, instead of a traceback."""
+    from connector.pipeline.fetch import pause_for_vault
+
+    source_id = None
+    with session_scope() as s:
+        rec = s.get(StagedRecord, staged_id)
+        if rec is not None and rec.state == "pending":
+            records.mark_failed(s, rec, "a stored secret cannot be decrypted with the keys in "
+                                "MLC_ENCRYPTION_KEYS (vault); fix the keys, then replay",
+                                kind="vault")
+            source_id = rec.source_id
+    if source_id is not None:
+        pause_for_vault(source_id)
+    log.warning("record %s failed: a stored secret cannot be decrypted", staged_id)
+    return False
 
 
 def _tenant_of_source(source_id: int) -> int | None:

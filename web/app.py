@@ -35,11 +35,14 @@ def _answer(kind: str, tenant: str, source: str, verdict: Verdict) -> Any:
                              WebhookDelivery.resource_id.in_([f[2] for f in verdict.fetch]))
                       .values(state="enqueued"))
     level = logging.INFO if verdict.status < 400 else logging.WARNING
+    # One line: tenant and source come from the URL and are escaped by the log filter (CR/LF
+    # and control characters), so a crafted path cannot forge a log entry.
     log.log(level, "%s webhook %s/%s -> %s %s", kind, tenant, source, verdict.status,
-            verdict.message)
+            verdict.detail or verdict.message)
     if verdict.status < 400:
         return Response(status=verdict.status)  # respond fast, no body (bigcommerce.md §5)
-    return jsonify({"error": verdict.message}), verdict.status
+    headers = {"Retry-After": "300"} if verdict.status == 503 else {}
+    return jsonify({"error": verdict.message}), verdict.status, headers
 
 
 def create_app() -> Flask:
@@ -63,6 +66,19 @@ def create_app() -> Flask:
     def too_large(_: Any) -> Any:
         log.warning("webhook refused: body over %d bytes", get_settings().webhook_max_body_bytes)
         return jsonify({"error": "body too large"}), 413
+
+    @app.errorhandler(404)
+    def not_found(_: Any) -> Any:
+        return jsonify({"error": "not found"}), 404
+
+    @app.errorhandler(405)
+    def not_allowed(_: Any) -> Any:
+        return jsonify({"error": "method not allowed"}), 405
+
+    @app.errorhandler(400)
+    def bad_request(_: Any) -> Any:
+        log.warning("request refused: malformed (%s %s)", request.method, request.path[:200])
+        return jsonify({"error": "bad request"}), 400
 
     @app.get("/healthz")
     def healthz() -> Any:

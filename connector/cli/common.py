@@ -14,7 +14,10 @@ from sqlalchemy.orm import Session
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+    """One line on stderr (secrets masked, control characters escaped) and the exit code."""
+    from connector.logs import escape, redact
+
+    click.echo(f"error: {escape(redact(message))}", err=True)
     sys.exit(code)
 
 
@@ -45,7 +48,6 @@ def vault() -> Any:
     from connector.handles import get_vault
 
     return get_vault()
-
 
 
 def tenant_sources(session: Session, tenant_name: str,

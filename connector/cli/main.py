@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        click.echo(f"configuration error: {exc}", err=True)
+        from connector.logs import escape, redact
+
+        click.echo(f"configuration error: {escape(redact(str(exc)))}", err=True)
         sys.exit(2)
     except SystemExit:
         raise

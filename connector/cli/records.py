@@ -41,8 +41,6 @@ def records(tenant_name: str, state: str, limit: int, as_json: bool) -> None:
                    f"{row['reason'] or ''}")
 
 
-
-
 @click.command()
 @click.option("--tenant", "tenant_name", required=True)
 @click.option("--all", "show_all", is_flag=True, help="Include resolved alerts.")

@@ -22,11 +22,17 @@ def _read_credentials(system: str, credentials_file: Any) -> dict[str, str]:
             fail(f"credentials file is not valid JSON: {exc.msg}", 2)
         if not isinstance(data, dict):
             fail("credentials file must hold a JSON object", 2)
-        return {str(k): str(v) for k, v in data.items()}
-    store = get_store(system)
-    creds = {}
-    for name in store.credential_fields:
-        creds[name] = click.prompt(name, hide_input=name not in store.public_credential_fields)
+        creds = {str(k): str(v) for k, v in data.items()}
+    else:
+        store = get_store(system)
+        creds = {}
+        for name in store.credential_fields:
+            creds[name] = click.prompt(name,
+                                       hide_input=name not in store.public_credential_fields)
+    from connector.logs import register_secret
+
+    for value in creds.values():  # masked from here on, whatever happens next
+        register_secret(value)
     return creds
 
 
@@ -48,10 +54,26 @@ def source() -> None:
               type=click.IntRange(5, 86_400), help="Polling interval in seconds.")
 @click.option("--setting", "pairs", multiple=True, metavar="KEY=VALUE",
               help="Source option (VALUE parsed as JSON when it can be).")
+@click.option("--no-check", is_flag=True,
+              help="Do not test the store (one authenticated read) before adding it.")
 def source_add(tenant_name: str, name: str, system: str, base_url: str, credentials_file: Any,
-               key_owner: str | None, poll_interval_s: int, pairs: tuple[str, ...]) -> None:
-    """Add a store to a tenant."""
-    from connector.operations.admin import add_source, get_tenant
+               key_owner: str | None, poll_interval_s: int, pairs: tuple[str, ...],
+               no_check: bool) -> None:
+    """Add a store to a tenant. The store is tested first (one authenticated read) unless
+    --no-check."""
+    from connector.operations.admin import (
+        AdminError,
+        DuplicateError,
+        InvalidInput,
+        add_source,
+        check_credentials,
+        check_name,
+        check_source,
+        check_url,
+        get_source,
+        get_tenant,
+    )
+    from connector.operations.settings import source_setting_problems
 
     settings: dict[str, Any] = {}
     for pair in pairs:
@@ -62,13 +84,30 @@ def source_add(tenant_name: str, name: str, system: str, base_url: str, credenti
             settings[key] = json.loads(raw)
         except json.JSONDecodeError:
             settings[key] = raw
-    with command_session() as session:
+    with command_session() as session:  # everything but the secrets first: no prompt in vain
         t = get_tenant(session, tenant_name)
-        creds = _read_credentials(system, credentials_file)
+        check_name(name, "source")
+        check_url(base_url, "source base URL")
+        problems = source_setting_problems(settings)
+        if problems:
+            raise InvalidInput("; ".join(problems) + " (see docs/configuration.md)")
+        try:
+            get_source(session, t, name)
+        except AdminError:
+            pass
+        else:
+            raise DuplicateError(f"source {name!r} already exists for tenant {t.name!r}")
+    creds = _read_credentials(system, credentials_file)
+    with command_session() as session:
+        check_credentials(system, creds)
+        if not no_check:
+            check_source(system, base_url, creds, settings)
+        t = get_tenant(session, tenant_name)
         s = add_source(session, vault(), t, name=name, system=system, base_url=base_url,
                        credentials=creds, key_owner=key_owner, poll_interval_s=poll_interval_s,
                        settings=settings)
-        click.echo(f"source {s.name} ({s.system}) added to {t.name}")
+        click.echo(f"source {s.name} ({s.system}) added to {t.name}"
+                   + ("" if no_check else " (tested: one authenticated read)"))
 
 
 @source.command("list")

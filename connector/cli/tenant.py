@@ -85,24 +85,33 @@ def tenant_show(name: str) -> None:
 def tenant_set(name: str, pairs: tuple[str, ...], posting_rules: Any) -> None:
     """Change tenant options and posting rules."""
     from connector.operations.admin import InvalidInput, get_tenant
+    from connector.operations.settings import posting_rule_problems, tenant_setting_problems
     from connector.pipeline.audit import audit_operator
 
     with command_session() as session:
         t = get_tenant(session, name)
-        settings = dict(t.settings or {})
+        given: dict[str, Any] = {}
         for pair in pairs:
             if "=" not in pair:
                 raise InvalidInput(f"--setting wants KEY=VALUE, got {pair!r}")
             key, raw = pair.split("=", 1)
             try:
-                settings[key.strip()] = json.loads(raw)
+                given[key.strip()] = json.loads(raw)
             except json.JSONDecodeError:
-                settings[key.strip()] = raw
-        t.settings = settings
+                given[key.strip()] = raw
+        problems = tenant_setting_problems(given)
+        rules = None
         if posting_rules is not None:
             try:
-                t.posting_rules = json.load(posting_rules)
+                rules = json.load(posting_rules)
             except json.JSONDecodeError as exc:
                 raise InvalidInput(f"posting rules file is not valid JSON: {exc}")
+            problems += posting_rule_problems(rules)
+        if problems:
+            raise InvalidInput("; ".join(problems) + " (see docs/configuration.md)")
+        settings = {**(t.settings or {}), **given}
+        t.settings = {k: v for k, v in settings.items() if v is not None}
+        if rules is not None:
+            t.posting_rules = rules
         audit_operator(session, t.id, "tenant", t.name, "update")
     click.echo(f"tenant {name} updated")

@@ -164,6 +164,9 @@ class RedisTokenCache:
     def _decode(self, raw: str) -> CachedToken | None:
         try:
             data = json.loads(self.vault.decrypt(raw))
+            # The decrypted blob is JSON; the token inside it is what could leak (an IFS error
+            # body echoing the Authorization header), so the token itself is registered.
+            register_secret(str(data["access_token"]))
             return CachedToken(
                 access_token=str(data["access_token"]),
                 expires_at=float(data["expires_at"]),

@@ -74,4 +74,12 @@ def prometheus_metrics() -> str:
             lines.append(f'mlc_source_active{{tenant="{_label(v.name)}",'
                          f'source="{_label(src["name"])}",status="{src["status"]}"}} '
                          f"{1 if src['status'] == 'active' else 0}")
+    from connector.pipeline.webhooks import delivery_counts
+
+    lines += ["# HELP mlc_webhook_deliveries_total Webhook deliveries by store and outcome "
+              "(accepted, duplicate, throttled, refused, malformed, ...).",
+              "# TYPE mlc_webhook_deliveries_total counter"]
+    for (system, outcome), n in sorted(delivery_counts().items()):
+        lines.append(f'mlc_webhook_deliveries_total{{system="{_label(system)}",'
+                     f'outcome="{_label(outcome)}"}} {n}')
     return "\n".join(lines) + "\n"

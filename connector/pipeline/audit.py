@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from connector.db import session_scope
 from connector.errors import ConnectorError
+from connector.logs import scrub
 from connector.models import Alert, AuditEvent
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def audit(
             actor=actor,
             outcome=outcome,
             http_status=http_status,
-            detail=(detail or None) and detail[:2000],
+            detail=scrub(detail or None, 2000),
         )
     )
 
@@ -63,6 +64,7 @@ def raise_alert(
     session: Session, *, tenant_id: int, source_id: int | None, kind: str, message: str
 ) -> bool:
     """Open an alert, or count one more occurrence of the open one. True when newly opened."""
+    message = scrub(message) or ""
     stmt = (
         insert(Alert)
         .values(tenant_id=tenant_id, source_id=source_id, kind=kind, message=message,

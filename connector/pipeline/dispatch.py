@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connector.http.paging import KeysetScan
+from connector.logs import scrub
 from connector.models import Source, SyncCursor
 from connector.stores.registry import get_store
 
@@ -65,7 +66,7 @@ def finish_fetch(cursor: SyncCursor, *, error: str | None, more: bool) -> None:
     now = datetime.now(UTC)
     cursor.running_since = None
     cursor.last_run_at = now
-    cursor.last_error = error
+    cursor.last_error = scrub(error)
     if more:
         cursor.next_run_at = now
 

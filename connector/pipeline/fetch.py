@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from connector.crypto import VaultError
 from connector.db import session_scope
 from connector.errors import AuthError, ConnectorError
+from connector.logs import scrub
 from connector.models import Source, SyncCursor
 from connector.pipeline.audit import audit, raise_alert
 from connector.pipeline.dispatch import finish_fetch
@@ -45,6 +47,10 @@ def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) 
         staged, more = fn(source_id, max_rows=max_rows)
     except AuthError as exc:
         pause_for_auth(source_id, exc)
+        _release(source_id, stream, error=str(exc), more=False)
+        return FetchResult(0, False, paused=True)
+    except VaultError as exc:
+        pause_for_vault(source_id)
         _release(source_id, stream, error=str(exc), more=False)
         return FetchResult(0, False, paused=True)
     except ConnectorError as exc:
@@ -78,7 +84,7 @@ def pause_for_auth(source_id: int, exc: AuthError) -> None:
         message = (f"{source.name}: {cause}: HTTP {exc.status} {exc.code or ''}".strip()
                    + ". Polling is paused; set new credentials and resume the source.")
         source.status = "auth_failed"
-        source.status_reason = message
+        source.status_reason = scrub(message)
         opened = raise_alert(s, tenant_id=source.tenant_id, source_id=source.id,
                              kind="source_auth_failed", message=message)
         if opened:
@@ -86,3 +92,31 @@ def pause_for_auth(source_id: int, exc: AuthError) -> None:
                   entity="source", external_id=source.name, action="pause", actor="system",
                   outcome="error", http_status=exc.status, detail=message, direction="connector")
     log.warning("source %s paused: %s", source_id, message)
+
+
+VAULT_FAILED = "vault_failed"
+
+
+def pause_for_vault(source_id: int) -> None:
+    """The source's stored secret cannot be decrypted with this process's
+    ``MLC_ENCRYPTION_KEYS`` (a key was removed, or this worker still has only old keys): pause
+    the source and raise (or count) its one ``vault`` alert, instead of a traceback per task.
+    Fix the keys (``ml-connector keys check``), then resume the source."""
+    with session_scope() as s:
+        source = s.get(Source, source_id)
+        if source is None:
+            return
+        message = (f"{source.name}: its stored credentials cannot be decrypted with the keys "
+                   "in MLC_ENCRYPTION_KEYS (key removed, or this process has old keys). "
+                   "Polling is paused; fix the keys (`ml-connector keys check`) and resume "
+                   "the source.")
+        if source.status == "active":
+            source.status = VAULT_FAILED
+            source.status_reason = message
+        opened = raise_alert(s, tenant_id=source.tenant_id, source_id=source.id, kind="vault",
+                             message=message)
+        if opened:
+            audit(s, tenant_id=source.tenant_id, source_id=source.id, system=source.system,
+                  entity="source", external_id=source.name, action="pause", actor="system",
+                  outcome="error", detail=message, direction="connector")
+    log.warning("source %s paused: stored credentials cannot be decrypted", source_id)

@@ -60,7 +60,6 @@ def record_lock(source_id: int, entity: str, external_id: str) -> Iterator[None]
             conn.commit()
 
 
-
 class ReserveOnFirstRequest(PrepaidBudget):
     """A load's budget: nothing is taken until the first request, which reserves the plan's
     expected cost at once (as :meth:`PrepaidBudget.reserve`)."""
@@ -85,7 +84,6 @@ class LoadResult:
     ifs_key: str | None = None
     detail: str = ""
     tenant_id: int | None = None
-
 
 
 def load(staged_id: int) -> LoadResult:

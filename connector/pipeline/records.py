@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from connector.logs import scrub
 from connector.models import (
     CLAIM_RANK,
     DONE,
@@ -105,7 +106,8 @@ def known_ids(session: Session, source_id: int, entity: str, ids: Sequence[str])
 def finish(session: Session, record: StagedRecord, state: str, *, reason: str | None = None,
            kind: str | None = None) -> None:
     record.state = state
-    record.last_error = reason
+    # Stored reasons are shown by `records` and on /ops/: they pass the one redaction path.
+    record.last_error = scrub(reason)
     record.error_kind = kind
     record.enqueued_at = None
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.config import Secret, get_settings
-from connector.crypto import Vault
+from connector.crypto import Vault, VaultError
 from connector.errors import AuthError
 from connector.handles import get_redis, get_vault, on_reset
 from connector.ifs.auth import IfsTokenManager, RedisTokenCache
@@ -52,10 +52,18 @@ def _build_ifs_client(tenant: Tenant) -> IfsODataClient:
         raise AuthError(f"tenant {tenant.name} has no IFS target (ml-connector ifs set-target)")
     vault = get_vault()
     redis = get_redis()
+    try:
+        secret = vault.decrypt(tenant.ifs_secret_enc)
+    except VaultError:
+        # An operator must fix the keys: the record fails with this reason (replayable) and
+        # the tenant gets its IFS-credentials alert, instead of a traceback per task.
+        raise AuthError(f"the IFS client secret of tenant {tenant.name} cannot be decrypted "
+                        "with the keys in MLC_ENCRYPTION_KEYS (vault; see `ml-connector keys "
+                        "check`)") from None
     tokens = IfsTokenManager(
         token_url=settings["token_url"],
         client_id=settings["client_id"],
-        client_secret=Secret(vault.decrypt(tenant.ifs_secret_enc)),
+        client_secret=Secret(secret),
         cache=RedisTokenCache(redis, vault, f"tenant-{tenant.id}"),
     )
     budget = RedisBudget(redis, f"ifs:tenant-{tenant.id}",

@@ -33,6 +33,9 @@ OneFetcher = Callable[[int, str, str, str], list[int]]
 Planner = Callable[["Session", "Tenant", "Source", "StagedRecord"], dict[str, Any]]
 #: Verify and store one webhook delivery: ``(tenant, source, headers, raw body) -> Verdict``.
 WebhookIntake = Callable[[str, str, Mapping[str, str], bytes], "Verdict"]
+#: One authenticated read with credentials not stored yet: ``(base URL, credentials, source
+#: settings) -> None``; raises the connector's error family (``source add`` without --no-check).
+ConnectionCheck = Callable[[str, dict[str, str], dict[str, Any]], None]
 #: Compare the store with IFS for one source.
 Reconciler = Callable[["Tenant", "Source", "IfsODataClient"], "SourceReport"]
 
@@ -87,6 +90,7 @@ class StorePlugin:
     public_credential_fields: frozenset[str] = field(default_factory=frozenset)
     accept_webhook: WebhookIntake | None = None
     reconcile: Reconciler | None = None
+    check_connection: ConnectionCheck | None = None
     #: ``"module:attribute"`` of the store's click group (loaded only by the CLI).
     cli: str | None = None
 

@@ -30,30 +30,31 @@ def test_tenant_lifecycle_and_exit_codes(clean_db: None, runner: CliRunner) -> N
 
 def test_ifs_target_and_sources(clean_db: None, runner: CliRunner, tmp_path: Path) -> None:
     runner.invoke(cli, ["tenant", "add", "acme", "--company", "10"])
-    r = runner.invoke(cli, ["ifs", "set-target", "--tenant", "acme", "--base-url", "not a url",
-                            "--realm", "r", "--client-id", "c"], input="sec-ret-1\n")
+    r = runner.invoke(cli, ["ifs", "set-target", "--no-check", "--tenant", "acme",
+                            "--base-url", "not a url", "--realm", "r", "--client-id", "c"],
+                      input="sec-ret-1\n")
     assert r.exit_code == 2 and "IFS base URL" in r.output
     secret_file = tmp_path / "secret"
     secret_file.write_text("sec-ret-1\n")
-    r = runner.invoke(cli, ["ifs", "set-target", "--tenant", "acme", "--base-url",
+    r = runner.invoke(cli, ["ifs", "set-target", "--no-check", "--tenant", "acme", "--base-url",
                             "https://ifs.test/", "--realm", "r", "--client-id", "c",
                             "--client-secret-file", str(secret_file), "--site", "S1",
                             "--order-type", "NO", "--option", "email_method_id=E_MAIL"])
     assert r.exit_code == 0, r.output
     creds = tmp_path / "creds.json"
     creds.write_text(json.dumps({"consumer_key": "ck_1", "consumer_secret": "cs-secret-one"}))
-    r = runner.invoke(cli, ["source", "add", "--tenant", "acme", "--name", "eu",
+    r = runner.invoke(cli, ["source", "add", "--no-check", "--tenant", "acme", "--name", "eu",
                             "--system", "woocommerce", "--base-url", "https://shop.test",
                             "--credentials-file", str(creds), "--key-owner", "shop-admin",
                             "--interval", "30"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, ["source", "add", "--tenant", "acme", "--name", "eu",
+    r = runner.invoke(cli, ["source", "add", "--no-check", "--tenant", "acme", "--name", "eu",
                             "--system", "woocommerce", "--base-url", "https://shop.test",
                             "--credentials-file", str(creds)])
     assert r.exit_code == 4
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"consumer_key": "ck_1"}))
-    r = runner.invoke(cli, ["source", "add", "--tenant", "acme", "--name", "us",
+    r = runner.invoke(cli, ["source", "add", "--no-check", "--tenant", "acme", "--name", "us",
                             "--system", "woocommerce", "--base-url", "https://shop.test",
                             "--credentials-file", str(bad)])
     assert r.exit_code == 2 and "consumer_secret" in r.output

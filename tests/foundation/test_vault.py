@@ -92,15 +92,15 @@ def test_no_secret_in_database_logs_or_redis(clean_db: None, services: object,
                "bc-client-secret-77777"]
     runner = CliRunner()
     assert runner.invoke(cli, ["tenant", "add", "leak", "--company", "10"]).exit_code == 0
-    r = runner.invoke(cli, ["ifs", "set-target", "--tenant", "leak", "--base-url",
+    r = runner.invoke(cli, ["ifs", "set-target", "--no-check", "--tenant", "leak", "--base-url",
                             "http://ifs.test", "--realm", "r", "--client-id", "c"],
                       input=secrets[0] + "\n")
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, ["source", "add", "--tenant", "leak", "--name", "woo",
+    r = runner.invoke(cli, ["source", "add", "--no-check", "--tenant", "leak", "--name", "woo",
                             "--system", "woocommerce", "--base-url", "https://shop.test"],
                       input="ck_public\n" + secrets[1] + "\n")
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, ["source", "add", "--tenant", "leak", "--name", "bc",
+    r = runner.invoke(cli, ["source", "add", "--no-check", "--tenant", "leak", "--name", "bc",
                             "--system", "bigcommerce", "--base-url", "https://api.bc.test"],
                       input=f"hash1\n{secrets[2]}\nclient1\n{secrets[3]}\n")
     assert r.exit_code == 0, r.output

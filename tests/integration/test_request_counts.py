@@ -23,7 +23,7 @@ from connector.pipeline import intents, records
 from connector.pipeline.load import load as load_record
 from connector.pipeline.records import Incoming
 from connector.stores.woocommerce.flow import customer_version, order_version
-from tests.integration.bc_harness import (  # noqa: F401 - fixtures
+from tests.integration.bigcommerce_harness import (  # noqa: F401 - fixtures
     LABELS,
     add_bc_source,
     bc_sim_fixture,

@@ -83,6 +83,15 @@ def bc_client(source: Source) -> BigCommerceClient:
                              overlap=timedelta(seconds=int(settings.get("overlap_s", 10))))
 
 
+def check_connection(base_url: str, credentials: dict[str, str],
+                     settings: dict[str, Any]) -> None:
+    """One authenticated read (the first page of orders) with credentials not stored yet, for
+    ``source add``; raises the connector's error family (AuthError: the token is refused)."""
+    client = BigCommerceClient(base_url, str(credentials["store_hash"]),
+                               Secret(str(credentials["access_token"])))
+    next(iter(client.iter_orders_modified_since(None)), None)
+
+
 def _setting(tenant: Tenant, source: Source, name: str, default: Any) -> Any:
     merged = {**(tenant.settings or {}), **(source.settings or {})}
     return merged.get(name, default)

@@ -9,7 +9,13 @@ from typing import Any
 from connector.config import get_settings
 from connector.db import session_scope
 from connector.pipeline.targets import source_credentials
-from connector.pipeline.webhooks import Verdict, find_source, store_delivery
+from connector.pipeline.webhooks import (
+    RESOURCE_ID,
+    Verdict,
+    find_source,
+    refused,
+    store_delivery,
+)
 from connector.stores.bigcommerce.webhooks import (
     WebhookRejected,
     check_custom_secret,
@@ -18,6 +24,8 @@ from connector.stores.bigcommerce.webhooks import (
 )
 
 CUSTOM_SECRET_HEADER = "x-mlc-hook-secret"
+#: Verified against when the source is unknown, so every refusal costs the same HMAC work.
+_DUMMY_SECRET = "mlc-no-such-source-secret"
 
 
 def bc_resource(payload: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -37,36 +45,49 @@ def bc_resource(payload: Mapping[str, Any]) -> tuple[str, str] | None:
             order_id = data.get("id") or data["refund"].get("order_id") or order_id
         return ("order", str(order_id)) if order_id else None
     if scope.startswith("store/customer/"):
+        raw_address = data.get("address")
+        address: dict[str, Any] = raw_address if isinstance(raw_address, dict) else {}
         customer_id = data.get("id") if not scope.startswith("store/customer/address") else (
-            data.get("customer_id") or (data.get("address") or {}).get("customer_id"))
+            data.get("customer_id") or address.get("customer_id"))
         return ("customer", str(customer_id)) if customer_id else None
     return None
 
 
 def accept_bigcommerce(tenant_name: str, source_name: str, headers: Mapping[str, str],
                        raw_body: bytes) -> Verdict:
+    """Replays: the Standard Webhooks signature covers ``webhook-id`` and the timestamp, stale
+    deliveries are refused (``MLC_WEBHOOK_TOLERANCE_S``), and within the tolerance a replay
+    is deduplicated on the signed ``webhook-id`` and on the event's ``hash``/``created_at``; the
+    per-resource fetch cap applies as for WooCommerce."""
     settings = get_settings()
     if len(raw_body) > settings.webhook_max_body_bytes:
-        return Verdict(413, "body too large")
+        return Verdict(413, "body too large", outcome="too_large")
     content_type = (headers.get("Content-Type") or headers.get("content-type") or "").lower()
     if not content_type.startswith("application/json"):
-        return Verdict(415, "content type must be application/json")
+        return Verdict(415, "content type must be application/json", outcome="malformed")
     with session_scope() as s:
         source = find_source(s, tenant_name, source_name, "bigcommerce")
-        if source is None:
-            return Verdict(404, "unknown tenant or source")
-        creds = source_credentials(source)
+        creds = source_credentials(source) if source is not None else {}
+        secret = creds.get("client_secret") or ""
         try:
-            payload = verify_bc_webhook(raw_body, headers, creds.get("client_secret", ""),
+            payload = verify_bc_webhook(raw_body, headers, secret or _DUMMY_SECRET,
                                         tolerance_s=settings.webhook_tolerance_s)
         except WebhookRejected as exc:
-            status = 400 if exc.reason == "malformed JSON" else 401
-            return Verdict(status, exc.reason)
+            if source is None or not secret:
+                return refused("unknown tenant or source" if source is None
+                               else "no client secret configured for this source")
+            if exc.reason == "malformed JSON":
+                return Verdict(400, exc.reason, outcome="malformed")
+            return refused(exc.reason)
+        if source is None or not secret:  # a forgery that matched the dummy secret
+            return refused("unknown tenant or source")
         expected_custom = creds.get("hook_secret")
         if expected_custom and not check_custom_secret(headers, CUSTOM_SECRET_HEADER,
                                                        expected_custom):
-            return Verdict(401, "custom secret header missing or wrong")
+            return refused("custom secret header missing or wrong")
         target = bc_resource(payload)
+        if target is not None and not RESOURCE_ID.match(target[1]):
+            return Verdict(400, "payload has no valid resource id", outcome="malformed")
         lowered = {k.lower(): v for k, v in headers.items()}
         message_id = lowered.get("webhook-id")
         new = store_delivery(s, source, dedupe=dedupe_key(payload, message_id),
@@ -74,7 +95,7 @@ def accept_bigcommerce(tenant_name: str, source_name: str, headers: Mapping[str,
                              entity=target[0] if target else None,
                              resource_id=target[1] if target else None, body=payload)
         if not new:
-            return Verdict(200, "duplicate delivery ignored")
+            return Verdict(200, "duplicate delivery ignored", outcome="duplicate")
         if target is None:
-            return Verdict(200, "event stored; nothing to fetch")
-        return Verdict(200, "accepted", [(source.id, target[0], target[1])])
+            return Verdict(200, "event stored; nothing to fetch", outcome="stored")
+        return Verdict(200, "accepted", [(source.id, target[0], target[1])], outcome="accepted")

@@ -64,7 +64,7 @@ CUSTOMER_OWNED = ("Name", "Country")
 #: order label outranks an earlier one's (a refunded order stays "refunded" even when its
 #: shipment is processed afterwards).
 EVENTS = ("payment", "shipment", "refund")
-#: ``VoucherText2`` length in the IFS voucher wizard (sandbox/ifs_model.py, 200).
+#: ``VoucherText2`` length in the IFS voucher wizard (sandbox/ifs/model.py, 200).
 VOUCHER_TEXT_MAX = 200
 LABEL_MAX = 50  # CustomerOrder.LabelNote
 _CODE_PARTS = "BCDEFGHIJ"  # posting dimensions CodeB…CodeJ (ifs-cloud.md §6)

@@ -31,6 +31,7 @@ PLUGIN = StorePlugin(
                default_interval_s=3600),
     ),
     fetch_one=flow.fetch_one,
+    check_connection=flow.check_connection,
     planners={"order": flow.plan_order, "customer": flow.plan_customer,
               "payment": flow.plan_payment, "shipment": flow.plan_shipment,
               "refund": flow.plan_refund},

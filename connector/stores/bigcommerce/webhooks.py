@@ -94,7 +94,8 @@ def verify_bc_webhook(
     signatures = (lowered.get("webhook-signature") or "").strip()
     if not (msg_id and stamp and signatures):
         raise WebhookRejected("missing signature headers")
-    if not stamp.isdigit() or len(stamp) > 12:
+    # isdigit() alone accepts Unicode digits such as "²", which int() then refuses.
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
         raise WebhookRejected("malformed timestamp")
     timestamp = int(stamp)
     current = time.time() if now is None else now

@@ -48,6 +48,17 @@ def woo_client(source: Source) -> WooCommerceClient:
     )
 
 
+def check_connection(base_url: str, credentials: dict[str, str],
+                     settings: dict[str, Any]) -> None:
+    """One authenticated read (the first page of orders) with credentials not stored yet, for
+    ``source add``; raises the connector's error family (AuthError: the key is refused)."""
+    client = WooCommerceClient(
+        base_url, credentials["consumer_key"], Secret(credentials["consumer_secret"]),
+        use_oauth1=settings.get("use_oauth1"),
+        order_by_modified=bool(settings.get("order_by_modified", True)))
+    client.list_orders_modified_since(None)
+
+
 def order_version(order: dict[str, Any]) -> str:
     """Versions sort by time: the GMT modification time (woo §3, naive UTC)."""
     return str(order.get("date_modified_gmt") or order.get("date_created_gmt") or "")

@@ -31,6 +31,7 @@ PLUGIN = StorePlugin(
                default_interval_s=3600),
     ),
     fetch_one=flow.fetch_one,
+    check_connection=flow.check_connection,
     planners={"customer": flow.plan_customer, "order": flow.plan_order},
     auth_failure_cause=_auth_failure_cause,
     accept_webhook=accept_woocommerce,

@@ -1,0 +1,378 @@
+"""Order records of the BigCommerce simulator: v2 orders, product lines and shipments
+with their exact-money invariants and rendering (§2, §3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sandbox.bigcommerce.model import (
+    CURRENCY_IDS,
+    ORDER_STATUSES,
+    ZERO,
+    exchange_rate,
+    money,
+    q2,
+    rfc2822,
+)
+from sandbox.bigcommerce.payments import Refund, Transaction
+
+
+@dataclass
+class OrderLine:
+    """A v2 order product line. Invariants (exact at 2 dp):
+    ``total_ex_tax = price_ex_tax * quantity``, ``total_tax = price_tax * quantity``,
+    ``total_inc_tax = total_ex_tax + total_tax``; ``discount`` is the ex-tax sum of
+    ``applied_discounts``.
+    """
+
+    id: int
+    order_id: int
+    product_id: int
+    variant_id: int
+    name: str
+    sku: str
+    quantity: int
+    price_ex_tax: Decimal
+    tax_rate: Decimal
+    order_address_id: int
+    discount: Decimal = ZERO
+    discount_name: str = "Spring sale"
+    quantity_shipped: int = 0
+    quantity_refunded: int = 0
+    refund_amount: Decimal = ZERO
+    type: str = "physical"
+
+    @property
+    def price_tax(self) -> Decimal:
+        return q2(self.price_ex_tax * self.tax_rate)
+
+    @property
+    def price_inc_tax(self) -> Decimal:
+        return self.price_ex_tax + self.price_tax
+
+    @property
+    def total_ex_tax(self) -> Decimal:
+        return self.price_ex_tax * self.quantity
+
+    @property
+    def total_tax(self) -> Decimal:
+        return self.price_tax * self.quantity
+
+    @property
+    def total_inc_tax(self) -> Decimal:
+        return self.total_ex_tax + self.total_tax
+
+    @property
+    def discount_tax(self) -> Decimal:
+        return q2(self.discount * self.tax_rate)
+
+    def render(self) -> dict[str, Any]:
+        zero = money(ZERO)
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "product_id": self.product_id,
+            "variant_id": self.variant_id,
+            "order_pickup_method_id": 0,
+            "order_address_id": self.order_address_id,
+            "name": self.name,
+            "name_customer": self.name,
+            "name_merchant": self.name,
+            "sku": self.sku,
+            "upc": "",
+            "type": self.type,
+            "base_price": money(self.price_ex_tax),
+            "price_ex_tax": money(self.price_ex_tax),
+            "price_inc_tax": money(self.price_inc_tax),
+            "price_tax": money(self.price_tax),
+            "base_total": money(self.total_ex_tax),
+            "total_ex_tax": money(self.total_ex_tax),
+            "total_inc_tax": money(self.total_inc_tax),
+            "total_tax": money(self.total_tax),
+            "weight": "1.0000",
+            "width": "0.0000",
+            "height": "0.0000",
+            "depth": "0.0000",
+            "quantity": self.quantity,
+            "base_cost_price": zero,
+            "cost_price_inc_tax": zero,
+            "cost_price_ex_tax": zero,
+            "cost_price_tax": zero,
+            "is_refunded": self.quantity_refunded >= self.quantity,
+            "quantity_refunded": self.quantity_refunded,
+            "refund_amount": money(self.refund_amount),
+            "return_id": 0,
+            "wrapping_id": 0,
+            "wrapping_name": None,
+            "base_wrapping_cost": zero,
+            "wrapping_cost_ex_tax": zero,
+            "wrapping_cost_inc_tax": zero,
+            "wrapping_cost_tax": zero,
+            "wrapping_message": "",
+            "quantity_shipped": self.quantity_shipped,
+            "event_name": None,
+            "event_date": "",
+            "fixed_shipping_cost": zero,
+            "ebay_item_id": "",
+            "ebay_transaction_id": "",
+            "option_set_id": None,
+            "parent_order_product_id": None,
+            "is_bundled_product": False,
+            "bin_picking_number": "",
+            "external_id": None,
+            "fulfillment_source": "",
+            "brand": "",
+            "gift_certificate_id": None,
+            "applied_discounts": (
+                [
+                    {
+                        "id": "total-discount",
+                        "amount": money(self.discount),
+                        "name": self.discount_name,
+                        "code": None,
+                        "target": "order",
+                    }
+                ]
+                if self.discount
+                else []
+            ),
+            "product_options": [],
+            "configurable_fields": [],
+        }
+
+
+@dataclass
+class Shipment:
+    id: int
+    order_id: int
+    customer_id: int
+    order_address_id: int
+    date_created: datetime
+    tracking_number: str
+    items: list[dict[str, int]]
+    billing_address: dict[str, Any]
+    shipping_address: dict[str, Any]
+    shipping_method: str = "Flat Rate"
+    shipping_provider: str = "ups"
+    tracking_carrier: str = "ups"
+    comments: str = ""
+
+    def render(self) -> dict[str, Any]:
+        link = f"https://www.ups.com/track?tracknum={self.tracking_number}"
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "customer_id": self.customer_id,
+            "order_address_id": self.order_address_id,
+            "date_created": rfc2822(self.date_created),
+            "tracking_number": self.tracking_number,
+            "merchant_shipping_cost": money(ZERO),
+            "shipping_method": self.shipping_method,
+            "comments": self.comments,
+            "shipping_provider": self.shipping_provider,
+            "shipping_provider_display_name": self.shipping_provider.upper(),
+            "tracking_carrier": self.tracking_carrier,
+            "tracking_link": link,
+            "generated_tracking_link": link,
+            "billing_address": dict(self.billing_address),
+            "shipping_address": dict(self.shipping_address),
+            "items": [dict(i) for i in self.items],
+        }
+
+
+@dataclass
+class Order:
+    id: int
+    customer_id: int  # 0 = guest
+    date_created: datetime
+    date_modified: datetime
+    status_id: int
+    currency_code: str  # display currency
+    default_currency_code: str  # transactional currency: all amounts are in it (§2)
+    store_default_currency_code: str
+    billing_address: dict[str, Any]
+    shipping_address: dict[str, Any]
+    tax_rate: Decimal
+    lines: list[OrderLine] = field(default_factory=list)
+    shipping_cost_ex_tax: Decimal = ZERO
+    shipping_method: str = "Flat Rate"
+    payment_method: str = "Credit Card"
+    channel_id: int = 1
+    is_deleted: bool = False
+    date_shipped: datetime | None = None
+    customer_message: str = ""
+    staff_notes: str = ""
+    ip_address: str = "203.0.113.10"
+    cart_id: str = ""
+    external_source: str = ""
+    shipments: list[Shipment] = field(default_factory=list)
+    transactions: list[Transaction] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+
+    @property
+    def order_address_id(self) -> int:
+        return int(self.shipping_address["id"])
+
+    def totals(self) -> dict[str, Decimal]:
+        """Order totals; every relation is exact (see :class:`OrderLine`)."""
+        subtotal_ex = sum((ln.total_ex_tax for ln in self.lines), ZERO)
+        subtotal_tax = sum((ln.total_tax for ln in self.lines), ZERO)
+        discount = sum((ln.discount for ln in self.lines), ZERO)
+        discount_tax = sum((ln.discount_tax for ln in self.lines), ZERO)
+        ship_ex = self.shipping_cost_ex_tax
+        ship_tax = q2(ship_ex * self.tax_rate)
+        total_ex = subtotal_ex + ship_ex - discount
+        total_tax = subtotal_tax + ship_tax - discount_tax
+        return {
+            "subtotal_ex_tax": subtotal_ex,
+            "subtotal_tax": subtotal_tax,
+            "subtotal_inc_tax": subtotal_ex + subtotal_tax,
+            "shipping_cost_ex_tax": ship_ex,
+            "shipping_cost_tax": ship_tax,
+            "shipping_cost_inc_tax": ship_ex + ship_tax,
+            "discount_amount": discount,
+            "total_ex_tax": total_ex,
+            "total_tax": total_tax,
+            "total_inc_tax": total_ex + total_tax,
+        }
+
+    @property
+    def captured(self) -> Decimal:
+        return sum((t.amount for t in self.transactions if t.event == "capture"), ZERO)
+
+    @property
+    def refunded(self) -> Decimal:
+        return sum((r.total_amount for r in self.refunds), ZERO)
+
+    def payment_status(self, total: Decimal | None = None) -> str:
+        total = self.totals()["total_inc_tax"] if total is None else total
+        if self.refunds:
+            return "refunded" if self.refunded >= total else "partially refunded"
+        if self.transactions and self.captured >= total:
+            return "captured"
+        if self.transactions:
+            return "partially captured"
+        return ""
+
+    def render(self, base_url: str, store_hash: str) -> dict[str, Any]:
+        """v2 order (§2)."""
+        t = self.totals()
+        zero = money(ZERO)
+
+        def link(sub: str) -> dict[str, str]:
+            resource = f"/orders/{self.id}/{sub}"
+            return {"url": f"{base_url}/stores/{store_hash}/v2{resource}", "resource": resource}
+
+        return {
+            "id": self.id,
+            "customer_id": self.customer_id,
+            "date_created": rfc2822(self.date_created),
+            "date_modified": rfc2822(self.date_modified),
+            "date_shipped": rfc2822(self.date_shipped),
+            "status_id": self.status_id,
+            "status": ORDER_STATUSES.get(self.status_id, "Custom"),
+            "custom_status": ORDER_STATUSES.get(self.status_id, "Custom"),
+            "subtotal_ex_tax": money(t["subtotal_ex_tax"]),
+            "subtotal_inc_tax": money(t["subtotal_inc_tax"]),
+            "subtotal_tax": money(t["subtotal_tax"]),
+            "base_shipping_cost": money(t["shipping_cost_ex_tax"]),
+            "shipping_cost_ex_tax": money(t["shipping_cost_ex_tax"]),
+            "shipping_cost_inc_tax": money(t["shipping_cost_inc_tax"]),
+            "shipping_cost_tax": money(t["shipping_cost_tax"]),
+            "shipping_cost_tax_class_id": 2,
+            "base_handling_cost": zero,
+            "handling_cost_ex_tax": zero,
+            "handling_cost_inc_tax": zero,
+            "handling_cost_tax": zero,
+            "handling_cost_tax_class_id": 2,
+            "base_wrapping_cost": zero,
+            "wrapping_cost_ex_tax": zero,
+            "wrapping_cost_inc_tax": zero,
+            "wrapping_cost_tax": zero,
+            "wrapping_cost_tax_class_id": 3,
+            "total_ex_tax": money(t["total_ex_tax"]),
+            "total_inc_tax": money(t["total_inc_tax"]),
+            "total_tax": money(t["total_tax"]),
+            "items_total": sum(ln.quantity for ln in self.lines),
+            "items_shipped": sum(ln.quantity_shipped for ln in self.lines),
+            "payment_method": self.payment_method,
+            "payment_provider_id": (
+                self.transactions[0].gateway_transaction_id if self.transactions else None
+            ),
+            "payment_status": self.payment_status(t["total_inc_tax"]),
+            "refunded_amount": money(self.refunded),
+            "order_is_digital": False,
+            "store_credit_amount": zero,
+            "gift_certificate_amount": zero,
+            "ip_address": self.ip_address,
+            "ip_address_v6": "",
+            "geoip_country": self.billing_address.get("country", ""),
+            "geoip_country_iso2": self.billing_address.get("country_iso2", ""),
+            "currency_id": CURRENCY_IDS.get(self.currency_code, 1),
+            "currency_code": self.currency_code,
+            "currency_exchange_rate": str(
+                exchange_rate(self.default_currency_code, self.currency_code)
+            ),
+            "default_currency_id": CURRENCY_IDS.get(self.default_currency_code, 1),
+            "default_currency_code": self.default_currency_code,
+            "store_default_currency_code": self.store_default_currency_code,
+            "store_default_to_transactional_exchange_rate": str(
+                exchange_rate(self.store_default_currency_code, self.default_currency_code)
+            ),
+            "staff_notes": self.staff_notes,
+            "customer_message": self.customer_message,
+            "discount_amount": money(t["discount_amount"]),
+            "coupon_discount": zero,
+            "shipping_address_count": 1,
+            "is_deleted": self.is_deleted,
+            "ebay_order_id": "0",
+            "cart_id": self.cart_id,
+            "billing_address": dict(self.billing_address),
+            "is_email_opt_in": False,
+            "credit_card_type": None,
+            "order_source": "www",
+            "channel_id": self.channel_id,
+            "external_source": self.external_source,
+            "external_id": None,
+            "external_merchant_id": None,
+            "tax_provider_id": "BasicTaxProvider",
+            "customer_locale": "en",
+            "external_order_id": "",
+            "store_credit_redeemed": zero,
+            "products": link("products"),
+            "shipping_addresses": link("shipping_addresses"),
+            "coupons": link("coupons"),
+        }
+
+    def render_shipping_address(self, base_url: str, store_hash: str) -> dict[str, Any]:
+        t = self.totals()
+        zero = money(ZERO)
+        resource = f"/orders/{self.id}/shipping_addresses/{self.order_address_id}/shipping_quotes"
+        return {
+            **self.shipping_address,
+            "order_id": self.id,
+            "items_total": sum(ln.quantity for ln in self.lines),
+            "items_shipped": sum(ln.quantity_shipped for ln in self.lines),
+            "shipping_method": self.shipping_method,
+            "base_cost": money(t["shipping_cost_ex_tax"]),
+            "cost_ex_tax": money(t["shipping_cost_ex_tax"]),
+            "cost_inc_tax": money(t["shipping_cost_inc_tax"]),
+            "cost_tax": money(t["shipping_cost_tax"]),
+            "cost_tax_class_id": 2,
+            "base_handling_cost": zero,
+            "handling_cost_ex_tax": zero,
+            "handling_cost_inc_tax": zero,
+            "handling_cost_tax": zero,
+            "handling_cost_tax_class_id": 2,
+            "shipping_zone_id": 1,
+            "shipping_zone_name": "Default",
+            "shipping_quotes": {
+                "url": f"{base_url}/stores/{store_hash}/v2{resource}",
+                "resource": resource,
+            },
+            "form_fields": [],
+        }
