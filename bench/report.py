@@ -215,7 +215,13 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="add the 10k / 100k memory runs")
     parser.add_argument("--profile", action="store_true", help="py-spy the latency-0 run")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--render-only", action="store_true",
+                        help="write the page again from bench/results/report.json (no runs)")
     opts = parser.parse_args()
+    if opts.render_only:
+        opts.out.write_text(render(json.loads((RESULTS / "report.json").read_text())))
+        say(f"written to {opts.out}")
+        return 0
     os.environ.setdefault("MLC_DATA_DIR", str(ROOT / ".mlc-data"))
     started = time.time()
     orders, customers = opts.orders, opts.customers
