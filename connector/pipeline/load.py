@@ -87,18 +87,33 @@ class LoadResult:
 
 
 def load(staged_id: int) -> LoadResult:
-    """Load one staged record into IFS (idempotent; safe to call again after any failure)."""
-    with session_scope() as s:
-        rec = s.get(StagedRecord, staged_id)
-        if rec is None:
+    """Load one staged record into IFS (idempotent; safe to call again after any failure).
+
+    The record's key is read and its lock taken on one connection, in one transaction (the
+    same lock as :func:`record_lock`), without loading the payload."""
+    with get_engine().connect() as conn:
+        row = conn.execute(select(
+            StagedRecord.state, StagedRecord.tenant_id, StagedRecord.source_id,
+            StagedRecord.entity, StagedRecord.external_id).where(
+            StagedRecord.id == staged_id)).first()
+        if row is None:
+            conn.rollback()
             return LoadResult("missing")
-        if rec.state != PENDING:
-            return LoadResult(rec.state, detail="already finished")
-        key = (rec.source_id, rec.entity, rec.external_id)
-        tenant_id = rec.tenant_id
-    with record_lock(*key):
-        result = _load_locked(staged_id)
-    return replace(result, tenant_id=tenant_id)
+        if row.state != PENDING:
+            conn.rollback()
+            return LoadResult(row.state, detail="already finished", tenant_id=row.tenant_id)
+        key = _lock_key(row.source_id, row.entity, row.external_id)
+        got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
+        conn.commit()
+        if not got:
+            raise Busy(f"{row.entity} {row.external_id} is being loaded by another worker",
+                       retry_after=1.0)
+        try:
+            result = _load_locked(staged_id)
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(key)))
+            conn.commit()
+    return replace(result, tenant_id=row.tenant_id)
 
 
 def _load_locked(staged_id: int) -> LoadResult:
@@ -154,15 +169,13 @@ def _load_locked(staged_id: int) -> LoadResult:
                             exc_info=True)
         raise
     with session_scope() as s:
-        rec = s.get(StagedRecord, staged_id)
-        assert rec is not None
         intents.complete(s, tenant.id, executor.outcomes)
-        save_link(s, tenant_id=tenant.id, source_id=source.id, entity=rec.entity,
-                  external_id=rec.external_id, ifs_key=ifs_key, etag=etag, version=version,
-                  content_hash=chash, details=details)
+        save_link(s, tenant_id=tenant.id, source_id=source.id, entity=ctx.entity,
+                  external_id=str(ctx.external_id), ifs_key=ifs_key, etag=etag,
+                  version=version, content_hash=chash, details=details)
         if plan.get("kind") == "customer" and plan.get("email"):
             index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
-        records.mark_done(s, rec)
+        records.mark_done_by_id(s, staged_id)
     return LoadResult("done", ifs_key=ifs_key)
 
 
