@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-full sandbox clean
+.PHONY: demo test lint typecheck unit bench bench-full sandbox fleet clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench-full: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/ml-connector sandbox serve
+
+## fleet: release, then web, worker, beat and flower under one supervisor (Ctrl-C stops all)
+fleet: $(STAMP)
+	$(BIN)/ml-connector fleet
 
 clean:
 	rm -rf $(VENV) .mlc-data .pytest_cache .mypy_cache .ruff_cache

@@ -286,7 +286,7 @@ def setup_tenant(name: str, sandbox: Any, budget_per_min: int) -> tuple[int, lis
             base_url=woo["base_url"], key_owner=woo["key_owner"], poll_interval_s=60,
             credentials={"consumer_key": woo["consumer_key"],
                          "consumer_secret": woo["consumer_secret"]},
-            settings={"use_oauth1": False})
+            settings={"use_oauth1": False}, start_date=datetime(2000, 1, 1, tzinfo=UTC))
         s.flush()
         # Not due until the sync is requested, so the clock starts at the request.
         for cursor in s.scalars(select(SyncCursor).where(SyncCursor.source_id == source.id)):

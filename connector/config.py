@@ -32,7 +32,10 @@ KNOWN_VARIABLES = frozenset({
     "MLC_DISPATCH_INTERVAL_S", "MLC_SWEEP_AFTER_S", "MLC_LOAD_INFLIGHT_PER_TENANT",
     "MLC_IFS_BUDGET_PER_MIN", "MLC_WEBHOOK_MAX_BODY_BYTES", "MLC_WEBHOOK_TOLERANCE_S",
     "MLC_WEBHOOK_FETCHES_PER_MIN", "MLC_REDIS_SSL_CERT_REQS", "MLC_REDIS_SSL_CA_CERTS",
-    "MLC_WEB_BIND",
+    "MLC_WEB_BIND", "MLC_INITIAL_SYNC_DAYS", "MLC_LOG_FORMAT", "MLC_METRICS_PORT",
+    "MLC_ALERT_LAG_S", "MLC_ALERT_FAILURE_RATE", "MLC_ALERT_FAILURE_MIN", "MLC_ALERT_WINDOW_S",
+    "MLC_SMTP_HOST", "MLC_SMTP_PORT", "MLC_SMTP_USER", "MLC_SMTP_PASSWORD", "MLC_SMTP_FROM",
+    "MLC_SMTP_STARTTLS",
 })
 #: Prefixes of variables that belong to other tools (the test suite's service URLs).
 _FOREIGN_PREFIXES = ("MLC_TEST_",)
@@ -138,6 +141,30 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise ConfigError(name, f"must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
 def _keys(env: Mapping[str, str], name: str) -> tuple[Secret, ...]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -191,6 +218,18 @@ class Settings:
     def production(self) -> bool:
         """``MLC_ENV=production``: no embedded defaults, every service must be configured."""
         return self.environment == "production"
+    initial_sync_days: int = 30
+    log_format: str = "text"
+    alert_lag_s: int = 1800
+    alert_failure_rate: float = 0.25
+    alert_failure_min: int = 5
+    alert_window_s: int = 900
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: Secret | None = None
+    smtp_from: str = "ml-connector@localhost"
+    smtp_starttls: bool = True
 
     @property
     def embedded_database(self) -> bool:
@@ -253,6 +292,10 @@ class Settings:
                 "MLC_RETRY_BACKOFF_MAX_S", f"must be below MLC_VISIBILITY_TIMEOUT_S ({visibility})"
             )
         password = env.get("MLC_ADMIN_PASSWORD", "")
+        smtp_password = env.get("MLC_SMTP_PASSWORD", "")
+        log_format = env.get("MLC_LOG_FORMAT", "text").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise ConfigError("MLC_LOG_FORMAT", f"must be text or json, got {log_format!r}")
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -276,6 +319,18 @@ class Settings:
             admin_user=env.get("MLC_ADMIN_USER", "").strip() or None,
             admin_password=Secret(password) if password else None,
             environment=environment,
+            initial_sync_days=_int(env, "MLC_INITIAL_SYNC_DAYS", 30, 0),
+            log_format=log_format,
+            alert_lag_s=_int(env, "MLC_ALERT_LAG_S", 1800, 60),
+            alert_failure_rate=_ratio(env, "MLC_ALERT_FAILURE_RATE", 0.25),
+            alert_failure_min=_int(env, "MLC_ALERT_FAILURE_MIN", 5, 1),
+            alert_window_s=_int(env, "MLC_ALERT_WINDOW_S", 900, 60),
+            smtp_host=env.get("MLC_SMTP_HOST", "").strip() or None,
+            smtp_port=_int(env, "MLC_SMTP_PORT", 587, 1),
+            smtp_user=env.get("MLC_SMTP_USER", "").strip() or None,
+            smtp_password=Secret(smtp_password) if smtp_password else None,
+            smtp_from=env.get("MLC_SMTP_FROM", "").strip() or "ml-connector@localhost",
+            smtp_starttls=_bool(env, "MLC_SMTP_STARTTLS", True),
         )
 
     def with_services(self, database_url: str, redis_url: str,

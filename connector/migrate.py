@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +11,20 @@ from alembic.config import Config
 from connector.db import sqlalchemy_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class _NoBoilerplate(logging.Filter):
+    """Drops the two lines Alembic logs at INFO every time it opens a migration context
+    ("Context impl PostgresqlImpl.", "Will assume transactional DDL."); the "Running upgrade"
+    lines stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+_migration_log = logging.getLogger("alembic.runtime.migration")
+if not any(isinstance(f, _NoBoilerplate) for f in _migration_log.filters):
+    _migration_log.addFilter(_NoBoilerplate())
 
 
 def alembic_config(database_url: str) -> Config:

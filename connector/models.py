@@ -111,6 +111,8 @@ class SyncCursor(Base):
     running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: End of the last fetch that did not fail (lag and the ``source_lagging`` alert).
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StagedRecord(Base):
@@ -283,3 +285,72 @@ class Alert(Base):
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BackfillRun(Base):
+    """One ``ml-connector backfill`` of a source's history between two moments: where it has
+    read to (``position``: the store's keyset bookmark), so a run stopped by Ctrl-C or a crash
+    resumes there."""
+
+    __tablename__ = "backfill_runs"
+    __table_args__ = (
+        Index("uq_backfill_runs_active", "source_id", "since", "until", unique=True,
+              postgresql_where=text("state = 'running'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    position: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20), default="running", server_default="running")
+    read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    staged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationChannel(Base):
+    """Where a tenant's alerts are sent: a Slack-compatible incoming webhook, a generic JSON
+    webhook or an e-mail address (SMTP from the settings). The target (a URL that is itself a
+    credential, or an address) is stored through the vault."""
+
+    __tablename__ = "notification_channels"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_notification_channels_tenant_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # slack | webhook | email
+    target_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class AlertNotification(Base):
+    """One message about one alert event (opened, resolved) to one channel: the unique key makes
+    it sent at most once per incident, the attempts make it retried."""
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel_id", "event",
+                         name="uq_alert_notifications_once"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(20))  # opened | resolved
+    state: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: When the next attempt is due (a claimed delivery moves it forward: its lease).
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=_now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

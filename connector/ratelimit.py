@@ -102,6 +102,7 @@ class RedisBudget:
             args=[repr(self._rate_per_us), self.burst, n, self._ttl_ms],
         )
         wait = float(raw.decode() if isinstance(raw, bytes) else raw)
+        _count_use(self.redis, self.key, n if wait <= 0 else 0, waited=wait > 0)
         return 0.0 if wait <= 0 else wait
 
     def acquire_or_raise(self, n: int = 1) -> None:
@@ -122,6 +123,45 @@ class RedisBudget:
     def reset(self) -> None:
         """Forget the bucket (it reads as full again). For tests and operator tooling."""
         self.redis.delete(self.key)
+
+
+USAGE_SLOT_S = 10  # usage is counted in 10-second slots, kept for a little over a minute
+
+
+def _usage_key(key: str, kind: str, slot: int) -> str:
+    return f"mlc:budget-{kind}:{key.removeprefix(KEY_PREFIX)}:{slot}"
+
+
+def _count_use(client: redis.Redis, key: str, n: int, *, waited: bool) -> None:
+    """Count granted tokens and refusals per slot (``status`` shows them; best effort)."""
+    import time
+
+    if waited:
+        from connector import metrics
+
+        metrics.budget_wait(key.removeprefix(KEY_PREFIX))
+    slot = int(time.time()) // USAGE_SLOT_S
+    name = _usage_key(key, "wait" if waited else "used", slot)
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.incrby(name, n if not waited else 1)
+        pipe.expire(name, 90)
+        pipe.execute()
+    except redis.RedisError:  # counting must never stop a request
+        pass
+
+
+def budget_usage(client: redis.Redis, key: str) -> tuple[int, int]:
+    """(tokens granted, refusals) of the budget ``key`` over roughly the last minute."""
+    import time
+
+    key = key if key.startswith(KEY_PREFIX) else KEY_PREFIX + key
+    now = int(time.time()) // USAGE_SLOT_S
+    slots = range(now - 60 // USAGE_SLOT_S + 1, now + 1)
+    used = client.mget([_usage_key(key, "used", s) for s in slots])
+    waits = client.mget([_usage_key(key, "wait", s) for s in slots])
+    return (sum(int(v) for v in used if v is not None),
+            sum(int(v) for v in waits if v is not None))
 
 
 class PrepaidBudget:

@@ -13,6 +13,7 @@ import logging
 from connector import embedded
 from connector.config import Settings, get_settings, set_settings, unknown_variables
 from connector.errors import ConfigError, safe_url
+from connector.logformat import configure_format
 from connector.logs import redact, setup_logging
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def bootstrap(settings: Settings | None = None) -> Settings:
     if key not in _checked:
         check_services(settings)  # before the embedded start: it only checks external ones
         _checked.add(key)
+    configure_format(settings.log_format)
     if settings.embedded_database or settings.embedded_redis or not settings.encryption_keys:
         settings = embedded.start(settings)
     else:

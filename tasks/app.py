@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from kombu import Queue
 
 from connector.config import Settings, get_settings
@@ -75,13 +81,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                       "schedule": float(min(30, max(1, settings.sweep_after_s // 2)))},
             "enrich": {"task": "maintenance.enrich_all", "schedule": 300.0},
             "bigcommerce-hooks": {"task": "bigcommerce.hooks_health_all", "schedule": 900.0},
+            "notify": {"task": "notify.sweep", "schedule": float(settings.dispatch_interval_s)},
+            "watch": {"task": "maintenance.watch", "schedule": 60.0},
         },
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
     }
 
 
-TASK_MODULES = ["tasks.sync", "tasks.maintenance", "tasks.bigcommerce"]
+TASK_MODULES = ["tasks.sync", "tasks.maintenance", "tasks.bigcommerce", "tasks.notify"]
 
 app = Celery("ml_connector", include=TASK_MODULES)
 app.conf.update(celery_config(get_settings()))
@@ -105,3 +113,21 @@ def _redacting_handlers(logger: Any = None, **_: Any) -> None:
     from connector.logs import install_redactor
 
     install_redactor(logger)
+
+
+@task_prerun.connect
+def _task_log_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    """Each task starts a fresh log context with its id (JSON logs: ``task_id``, ``task``)."""
+    from connector.logformat import reset_context
+
+    reset_context(task_id=task_id, task=getattr(task, "name", None))
+
+
+@worker_process_shutdown.connect
+def _forget_metrics(**_: Any) -> None:
+    """A pool process exits: its live metrics go (Prometheus multiprocess mode)."""
+    import os
+
+    from connector.metrics import mark_process_dead
+
+    mark_process_dead(os.getpid())

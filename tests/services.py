@@ -82,9 +82,23 @@ class ServiceSet:
         conn.close()
         self.database_url = _with_database(self.admin_url, self.db_name)
         base = _redis_base_url()
-        self.redis_db = 1 + (os.getpid() % 14)
+        self._claim = uuid.uuid4().hex
+        self._base = base
+        self.redis_db = self._claim_redis_db(base)
         self.redis_url = f"{base}/{self.redis_db}"
         redis.Redis.from_url(self.redis_url).flushdb()
+
+    def _claim_redis_db(self, base: str) -> int:
+        """A Redis database number no other live test session uses: claimed with SET NX in
+        db 0 (expiring, in case a session dies), so parallel sessions on one machine never
+        share a broker queue or flush each other's keys."""
+        admin = redis.Redis.from_url(f"{base}/0")
+        for number in range(1, 16):
+            if admin.set(f"mlc-test:redis-db:{number}", self._claim, nx=True, ex=4 * 3600):
+                return number
+        fallback = 1 + (os.getpid() % 15)
+        print(f"tests: every Redis database is claimed; sharing db {fallback}")
+        return fallback
 
     def drop(self) -> None:
         from connector.db import reset_engine
@@ -101,3 +115,7 @@ class ServiceSet:
         conn.close()
         with contextlib.suppress(redis.RedisError):
             redis.Redis.from_url(self.redis_url).flushdb()
+            admin = redis.Redis.from_url(f"{self._base}/0")
+            key = f"mlc-test:redis-db:{self.redis_db}"
+            if admin.get(key) == self._claim.encode():
+                admin.delete(key)

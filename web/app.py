@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import text, update
 
+from connector import metrics
 from connector.config import get_settings
 from connector.db import get_engine, session_scope
 from connector.handles import get_redis
@@ -51,11 +52,18 @@ def create_app() -> Flask:
     # Bodies over the limit are refused by Flask with 413 before they are read.
     app.config["MAX_CONTENT_LENGTH"] = get_settings().webhook_max_body_bytes
 
+    @app.before_request
+    def _fresh_log_context() -> None:
+        from connector.logformat import reset_context
+
+        reset_context()
+
     @app.post("/webhooks/<store>/<tenant>/<source>")
     def store_hook(store: str, tenant: str, source: str) -> Any:
         """One endpoint per store plugin (``webhook_path``: ``bc``, ``woo``, …)."""
         raw = request.get_data(cache=False)
         system, verdict = accept(store, tenant, source, dict(request.headers), raw)
+        metrics.webhook_delivery(system, verdict.status)
         return _answer(system, tenant, source, verdict)
 
     from web.ops import ops

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ from connector.operations.admin import IfsTarget, add_source, add_tenant, set_if
 from connector.pipeline.dispatch import request_now
 
 DEMO_TENANT = "demo"
+#: The demo syncs the seeded stores' whole history (a real source starts MLC_INITIAL_SYNC_DAYS
+#: back; see `ml-connector backfill` for older history).
+HISTORY = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -86,13 +90,14 @@ def _setup_tenant(sandbox: Any) -> tuple[int, list[int]]:
             base_url=woo["base_url"], key_owner=woo["key_owner"], poll_interval_s=10,
             credentials={"consumer_key": woo["consumer_key"],
                          "consumer_secret": woo["consumer_secret"]},
-            settings={"use_oauth1": False}).id]
+            settings={"use_oauth1": False}, start_date=HISTORY).id]
         bc = creds["bigcommerce"]
         sources.append(add_source(
             s, get_vault(), tenant, name="bcstore", system="bigcommerce",
             base_url=bc["base_url"], poll_interval_s=10,
             credentials={k: bc[k] for k in ("store_hash", "access_token", "client_id",
-                                            "client_secret")}).id)
+                                            "client_secret")},
+            start_date=HISTORY).id)
         return tenant.id, sources
 
 

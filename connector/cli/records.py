@@ -1,4 +1,4 @@
-"""``ml-connector records`` and ``alerts``: what stopped and why."""
+"""``ml-connector records``: what stopped and why."""
 
 from __future__ import annotations
 
@@ -39,23 +39,3 @@ def records(tenant_name: str, state: str, limit: int, as_json: bool) -> None:
     for row in data:
         click.echo(f"#{row['id']} {row['source']} {row['entity']} {row['store_id']}: "
                    f"{row['reason'] or ''}")
-
-
-@click.command()
-@click.option("--tenant", "tenant_name", required=True)
-@click.option("--all", "show_all", is_flag=True, help="Include resolved alerts.")
-def alerts(tenant_name: str, show_all: bool) -> None:
-    """Operational alerts (key owner gone, webhook deactivated, auth failing)."""
-    from connector.models import Alert, Source
-    from connector.operations.admin import get_tenant
-
-    with command_session() as session:
-        t = get_tenant(session, tenant_name)
-        q = (select(Alert, Source.name).outerjoin(Source, Source.id == Alert.source_id)
-             .where(Alert.tenant_id == t.id).order_by(Alert.id))
-        if not show_all:
-            q = q.where(Alert.state == "open")
-        rows = session.execute(q).all()
-        lines = [f"[{a.state}] {a.kind} {name or '-'} x{a.occurrences}: {a.message}"
-                 for a, name in rows]
-    click.echo("\n".join(lines) if lines else "no open alerts")

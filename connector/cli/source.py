@@ -56,9 +56,11 @@ def source() -> None:
               help="Source option (VALUE parsed as JSON when it can be).")
 @click.option("--no-check", is_flag=True,
               help="Do not test the store (one authenticated read) before adding it.")
+@click.option("--start-date", help="Where the first sync starts (YYYY-MM-DD; default "
+              "MLC_INITIAL_SYNC_DAYS back; older history: `ml-connector backfill`).")
 def source_add(tenant_name: str, name: str, system: str, base_url: str, credentials_file: Any,
                key_owner: str | None, poll_interval_s: int, pairs: tuple[str, ...],
-               no_check: bool) -> None:
+               no_check: bool, start_date: str | None) -> None:
     """Add a store to a tenant. The store is tested first (one authenticated read) unless
     --no-check."""
     from connector.operations.admin import (
@@ -73,6 +75,7 @@ def source_add(tenant_name: str, name: str, system: str, base_url: str, credenti
         get_source,
         get_tenant,
     )
+    from connector.operations.lifecycle import parse_start_date
     from connector.operations.settings import source_setting_problems
 
     settings: dict[str, Any] = {}
@@ -105,7 +108,8 @@ def source_add(tenant_name: str, name: str, system: str, base_url: str, credenti
         t = get_tenant(session, tenant_name)
         s = add_source(session, vault(), t, name=name, system=system, base_url=base_url,
                        credentials=creds, key_owner=key_owner, poll_interval_s=poll_interval_s,
-                       settings=settings)
+                       settings=settings,
+                       start_date=parse_start_date(start_date) if start_date else None)
         click.echo(f"source {s.name} ({s.system}) added to {t.name}"
                    + ("" if no_check else " (tested: one authenticated read)"))
 
@@ -181,3 +185,64 @@ def source_resume(tenant_name: str, source_name: str) -> None:
     """Resume a paused source; it continues from its cursor."""
     _set_status(tenant_name, source_name, "active", None)
     click.echo(f"source {source_name} resumed")
+
+
+@source.command("set")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--source", "source_name", required=True)
+@click.option("--base-url", help="New store URL.")
+@click.option("--interval", "poll_interval_s", type=click.IntRange(5, 86_400),
+              help="Polling interval in seconds.")
+@click.option("--key-owner", help="Login that owns the store API key (audited).")
+@click.option("--setting", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="Set a source option (VALUE parsed as JSON when it can be).")
+@click.option("--unset", "unset", multiple=True, metavar="KEY", help="Remove a source option.")
+@click.option("--start-date", help="Where the first sync starts (YYYY-MM-DD; only before the "
+              "source has synced — use `backfill` for older history).")
+def source_set(tenant_name: str, source_name: str, base_url: str | None,
+               poll_interval_s: int | None, key_owner: str | None, pairs: tuple[str, ...],
+               unset: tuple[str, ...], start_date: str | None) -> None:
+    """Change a source's URL, interval, key owner, options or first-sync start date."""
+    from connector.operations.admin import get_source, get_tenant
+    from connector.operations.lifecycle import parse_start_date, update_source
+
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            fail(f"--setting wants KEY=VALUE, got {pair!r}", 2)
+        key, raw = pair.split("=", 1)
+        try:
+            settings[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            settings[key.strip()] = raw
+    with command_session() as session:
+        s = get_source(session, get_tenant(session, tenant_name), source_name)
+        changed = update_source(
+            session, s, base_url=base_url, poll_interval_s=poll_interval_s, key_owner=key_owner,
+            settings=settings, unset=unset,
+            start_date=parse_start_date(start_date) if start_date else None)
+    click.echo(f"source {source_name} updated: {', '.join(changed)}")
+
+
+@source.command("remove")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--source", "source_name", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Remove even while records are in flight.")
+def source_remove(tenant_name: str, source_name: str, yes: bool, force: bool) -> None:
+    """Delete a source and everything staged for it (the audit trail stays).
+
+    Refused while records are in flight (pause the source and let them settle) unless
+    --force. Store webhooks pointing at the connector are not deleted in the store."""
+    from connector.operations.admin import get_source, get_tenant
+    from connector.operations.lifecycle import footprint, remove_source
+
+    with command_session() as session:
+        t = get_tenant(session, tenant_name)
+        s = get_source(session, t, source_name)
+        fp = footprint(session, tenant_id=t.id, source_id=s.id)
+        if not yes:
+            click.confirm(f"Remove source {source_name} of {tenant_name} with {fp.records} "
+                          f"staged record(s) ({fp.in_flight} in flight)?", abort=True)
+        remove_source(session, s, force=force)
+    click.echo(f"source {source_name} removed from {tenant_name}")

@@ -115,3 +115,25 @@ def tenant_set(name: str, pairs: tuple[str, ...], posting_rules: Any) -> None:
             t.posting_rules = rules
         audit_operator(session, t.id, "tenant", t.name, "update")
     click.echo(f"tenant {name} updated")
+
+
+@tenant.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Remove even while records are in flight.")
+def tenant_remove(name: str, yes: bool, force: bool) -> None:
+    """Delete tenant NAME, its sources and everything staged for them (audit rows stay).
+
+    Refused while records are in flight (pause its sources and let them settle) unless
+    --force."""
+    from connector.operations.admin import get_tenant
+    from connector.operations.lifecycle import footprint, remove_tenant
+
+    with command_session() as session:
+        t = get_tenant(session, name)
+        fp = footprint(session, tenant_id=t.id)
+        if not yes:
+            click.confirm(f"Remove tenant {name} with {fp.sources} source(s) and {fp.records} "
+                          f"staged record(s) ({fp.in_flight} in flight)?", abort=True)
+        remove_tenant(session, t, force=force)
+    click.echo(f"tenant {name} removed")

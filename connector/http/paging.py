@@ -311,3 +311,39 @@ def numbered_window(
             raise Transient(
                 f"gave up reading {what}: the store kept changing faster than it was read"
             )
+
+
+def take_window(scan: KeysetScan, *, until: datetime, max_rows: int,
+                modified: Callable[[Mapping[str, Any]], datetime | None],
+                ordered: bool = True) -> tuple[list[Row], bool]:
+    """Rows of ``scan`` modified before ``until``, at most ``max_rows``: ``(rows, done)``, done
+    when the scan ran out or reached ``until`` (a backfill window; resume from
+    :func:`scan_position`). ``ordered``: the scan yields by modification time, so the first
+    row at or past ``until`` ends it; otherwise such rows are skipped."""
+    rows: list[Row] = []
+    limit = to_utc(until)
+    for row in scan:
+        moment = modified(row)
+        if moment is not None and moment >= limit:
+            if ordered:
+                return rows, True
+            continue
+        rows.append(row)
+        if len(rows) >= max_rows:
+            return rows, False
+    return rows, True
+
+
+def scan_position(scan: KeysetScan) -> dict[str, Any]:
+    """Where to resume ``scan`` (JSON): its watermark and the version keys seen at it."""
+    mark = scan.watermark
+    return {"watermark": mark.isoformat() if mark is not None else None,
+            "seen": sorted([list(k) if isinstance(k, tuple) else k
+                            for k in scan.keys_at_watermark], key=str)}
+
+
+def position_start(position: dict[str, Any], since: datetime) -> tuple[datetime, list[Any]]:
+    """``(start, seen)`` to resume a scan from ``position`` (or to begin at ``since``)."""
+    raw = position.get("watermark")
+    start = to_utc(datetime.fromisoformat(raw)) if raw else to_utc(since)
+    return start, [tuple(k) for k in position.get("seen", [])]

@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from connector import metrics
 from connector.errors import AuthError, NotFound, Transient, safe_url
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, transport_error
 from connector.ifs.batch import (
@@ -328,7 +329,9 @@ class IfsODataClient:
                     method, url, data=data, headers=request_headers, timeout=self.timeout
                 )
             except requests.RequestException as exc:
+                metrics.ifs_request(None)
                 raise transport_error(exc, url) from None
+            metrics.ifs_request(response.status_code)
             log.debug("IFS %s %s -> %s", method, safe_url(url), response.status_code)
             try:
                 if response.status_code not in ok:

@@ -7,6 +7,7 @@ exit codes scripts can rely on (see ``connector/cli.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connector.config import get_settings
 from connector.crypto import Vault, VaultError
 from connector.errors import ConnectorError
 from connector.logs import scrub
@@ -201,7 +203,10 @@ def add_source(
     key_owner: str | None = None,
     poll_interval_s: int = 60,
     settings: dict[str, Any] | None = None,
+    start_date: datetime | None = None,
 ) -> Source:
+    """Add a source. Its first sync reads from ``start_date`` (default: ``MLC_INITIAL_SYNC_DAYS``
+    back), never the store's whole history by accident (``backfill`` reads older history)."""
     if system not in systems():
         raise InvalidInput(f"system must be one of {', '.join(systems())}, got {system!r}")
     check_name(name, "source")
@@ -226,8 +231,11 @@ def add_source(
     except IntegrityError:
         session.rollback()
         raise DuplicateError(f"source {name!r} already exists for tenant {tenant.name!r}")
+    start = start_date or datetime.now(UTC) - timedelta(days=get_settings().initial_sync_days)
+    source.settings = {**source.settings, "start_date": start.isoformat()}
     for stream in get_store(system).streams:
-        session.add(SyncCursor(source_id=source.id, stream=stream.name, seen_ids=[], state={}))
+        session.add(SyncCursor(source_id=source.id, stream=stream.name, seen_ids=[], state={},
+                               watermark=start))
     audit_operator(session, tenant.id, "source", name, "create")
     return source
 

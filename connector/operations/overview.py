@@ -82,4 +82,67 @@ def prometheus_metrics() -> str:
     for (system, outcome), n in sorted(delivery_counts().items()):
         lines.append(f'mlc_webhook_deliveries_total{{system="{_label(system)}",'
                      f'outcome="{_label(outcome)}"}} {n}')
-    return "\n".join(lines) + "\n"
+    lines += _fleet_gauges()
+    from connector.metrics import exposition
+
+    return "\n".join(lines) + "\n" + exposition()
+
+
+#: Celery queues (tasks/app.py); with the Redis broker each is a Redis list of that name.
+QUEUES = ("fetch", "transform", "load", "maintenance")
+
+
+def _fleet_gauges() -> list[str]:
+    """Cursor lag per stream, open alerts by kind, queue depth per queue: read at scrape."""
+    from datetime import UTC, datetime
+
+    from connector.models import SyncCursor
+
+    now = datetime.now(UTC)
+    lines = ["# HELP mlc_cursor_lag_seconds Seconds since the stream's last successful fetch.",
+             "# TYPE mlc_cursor_lag_seconds gauge"]
+    with session_scope() as s:
+        for tenant, source, stream, ok, created in s.execute(
+                select(Tenant.name, Source.name, SyncCursor.stream, SyncCursor.last_success_at,
+                       Source.created_at)
+                .join(Source, Source.tenant_id == Tenant.id)
+                .join(SyncCursor, SyncCursor.source_id == Source.id)
+                .order_by(Tenant.name, Source.name, SyncCursor.stream)):
+            lag = (now - (ok or created)).total_seconds()
+            lines.append(f'mlc_cursor_lag_seconds{{tenant="{_label(tenant)}",'
+                         f'source="{_label(source)}",stream="{_label(stream)}"}} {lag:.0f}')
+        lines += ["# HELP mlc_open_alerts_by_kind Open alerts by tenant and kind.",
+                  "# TYPE mlc_open_alerts_by_kind gauge"]
+        for tenant, kind, n in s.execute(
+                select(Tenant.name, Alert.kind, func.count()).join(
+                    Alert, Alert.tenant_id == Tenant.id).where(Alert.state == "open")
+                .group_by(Tenant.name, Alert.kind).order_by(Tenant.name, Alert.kind)):
+            lines.append(f'mlc_open_alerts_by_kind{{tenant="{_label(tenant)}",'
+                         f'kind="{_label(kind)}"}} {n}')
+    lines += ["# HELP mlc_queue_depth Messages waiting in each Celery queue (Redis broker).",
+              "# TYPE mlc_queue_depth gauge"]
+    depths = queue_depths()
+    for queue in QUEUES:
+        if queue in depths:
+            lines.append(f'mlc_queue_depth{{queue="{queue}"}} {depths[queue]}')
+    return lines
+
+
+def queue_depths() -> dict[str, int]:
+    """Length of each queue's Redis list (empty when the broker is not Redis)."""
+    import redis
+
+    from connector.config import get_settings
+
+    settings = get_settings()
+    url = settings.broker_url or settings.redis_url
+    if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+        return {}
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        try:
+            return {q: int(client.llen(q)) for q in QUEUES}
+        finally:
+            client.close()
+    except redis.RedisError:
+        return {}

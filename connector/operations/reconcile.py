@@ -9,6 +9,7 @@ and renders the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -51,13 +52,28 @@ def reconcile(tenant_name: str) -> Reconciliation:
     return Reconciliation(tenant.name, reports)
 
 
+def format_amount(amount: Decimal | str) -> str:
+    """``17037.2`` -> ``17,037.20``: exact (Decimal), two places, thousands separated."""
+    return f"{Decimal(str(amount)).quantize(Decimal('0.01')):,.2f}"
+
+
+def format_money(currency: str, amount: Decimal | str) -> str:
+    """``("EUR", "17037.21")`` -> ``EUR 17,037.21``."""
+    return f"{currency} {format_amount(amount)}"
+
+
+def format_nets(nets: dict[str, str]) -> str:
+    """Net totals per currency, e.g. ``EUR 17,037.21, USD 90.00`` (``-`` when empty)."""
+    return ", ".join(format_money(c, v) for c, v in sorted(nets.items())) or "-"
+
+
 def render(rec: Reconciliation) -> str:
     """The human-readable reconciliation."""
     out = [f"Reconciliation for tenant {rec.tenant}"]
     for r in rec.sources:
         out.append(f"  {r.source} ({r.system})")
-        out.append(f"    orders in store: {r.store_orders:>6}   net {r.store_net}")
-        out.append(f"    orders in IFS:   {r.ifs_orders:>6}   net {r.ifs_net}")
+        out.append(f"    orders in store: {r.store_orders:>6}   net {format_nets(r.store_net)}")
+        out.append(f"    orders in IFS:   {r.ifs_orders:>6}   net {format_nets(r.ifs_net)}")
         if r.vouchers:
             out.append("    vouchers: " + ", ".join(f"{k} {v}" for k, v in r.vouchers.items()))
         out.append(f"    customers linked: {r.store_customers_linked}")
@@ -69,8 +85,9 @@ def render(rec: Reconciliation) -> str:
             out.append(f"    UNEXPLAINED: store record {sid} is not in IFS and has no failed "
                        "record")
         for m in r.mismatched:
-            out.append(f"    UNEXPLAINED: order {m['store_id']} net {m['store_net']} in the store "
-                       f"but {m['ifs_net']} in IFS")
+            out.append(f"    UNEXPLAINED: order {m['store_id']} net "
+                       f"{format_amount(m['store_net'])} in the store but "
+                       f"{format_amount(m['ifs_net'])} in IFS")
         for po in r.extra:
             out.append(f"    UNEXPLAINED: IFS record {po} has no store counterpart")
     out.append(f"Unexplained differences: {rec.unexplained}")

@@ -21,9 +21,18 @@ from connector.db import session_scope
 from connector.errors import ConnectorError
 from connector.logs import scrub
 from connector.models import Alert, AuditEvent
+from connector.pipeline import notify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Alert kinds raised by the generic pipeline and the watch (stores add their own). Each one
+# resolves itself when its condition clears (README, "Running it in production").
+IFS_AUTH_FAILED = "ifs_auth_failed"  # resolved by the next successful load of the tenant
+SOURCE_AUTH_FAILED = "source_auth_failed"  # resolved by the next successful fetch
+SOURCE_LAGGING = "source_lagging"  # a stream far behind its interval (watch)
+FAILURE_RATE_HIGH = "failure_rate_high"  # many records failing in the window (watch)
+VAULT_DECRYPT_FAILED = "vault_decrypt_failed"  # a stored secret no key opens (watch)
 
 
 def audit(
@@ -78,6 +87,7 @@ def raise_alert(
     new_id = session.execute(stmt).scalar_one_or_none()
     if new_id is not None:
         log.warning("alert opened (%s): %s", kind, message)
+        notify.queue(session, new_id, notify.OPENED)
         return True
     existing = session.scalar(
         select(Alert).where(
@@ -103,9 +113,17 @@ def resolve_alerts(session: Session, *, tenant_id: int, source_id: int | None, k
         )
     ).all()
     for alert in alerts:
-        alert.state = "resolved"
-        alert.resolved_at = datetime.now(UTC)
+        close_alert(session, alert)
     return len(alerts)
+
+
+def close_alert(session: Session, alert: Alert) -> None:
+    """Resolve one open alert and announce it to the tenant's channels."""
+    alert.state = "resolved"
+    alert.resolved_at = datetime.now(UTC)
+    session.flush()
+    notify.queue(session, alert.id, notify.RESOLVED)
+    log.info("alert resolved (%s) #%s", alert.kind, alert.id)
 
 
 def audit_operator(

@@ -67,6 +67,8 @@ def finish_fetch(cursor: SyncCursor, *, error: str | None, more: bool) -> None:
     cursor.running_since = None
     cursor.last_run_at = now
     cursor.last_error = scrub(error)
+    if error is None:
+        cursor.last_success_at = now
     if more:
         cursor.next_run_at = now
 

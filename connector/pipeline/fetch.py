@@ -16,9 +16,10 @@ from sqlalchemy import select
 from connector.crypto import VaultError
 from connector.db import session_scope
 from connector.errors import AuthError, ConnectorError
+from connector.logformat import bind
 from connector.logs import scrub
 from connector.models import Source, SyncCursor
-from connector.pipeline.audit import audit, raise_alert
+from connector.pipeline.audit import SOURCE_AUTH_FAILED, audit, raise_alert, resolve_alerts
 from connector.pipeline.dispatch import finish_fetch
 from connector.stores.registry import get_store
 
@@ -41,7 +42,8 @@ def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) 
         if source is None or source.status != "active":
             _release(source_id, stream, error=None, more=False)
             return FetchResult(0, False, paused=source is not None)
-        system = source.system
+        system, tenant_id = source.system, source.tenant_id
+    bind(tenant=tenant_id, source=source_id)
     try:
         fn = get_store(system).stream(stream).fetch
         staged, more = fn(source_id, max_rows=max_rows)
@@ -60,6 +62,8 @@ def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) 
         _release(source_id, stream, error=f"{type(exc).__name__}: {exc}", more=False)
         raise
     _release(source_id, stream, error=None, more=more)
+    with session_scope() as s:  # the store takes our key again
+        resolve_alerts(s, tenant_id=tenant_id, source_id=source_id, kind=SOURCE_AUTH_FAILED)
     return FetchResult(staged, more)
 
 
@@ -86,7 +90,7 @@ def pause_for_auth(source_id: int, exc: AuthError) -> None:
         source.status = "auth_failed"
         source.status_reason = scrub(message)
         opened = raise_alert(s, tenant_id=source.tenant_id, source_id=source.id,
-                             kind="source_auth_failed", message=message)
+                             kind=SOURCE_AUTH_FAILED, message=message)
         if opened:
             audit(s, tenant_id=source.tenant_id, source_id=source.id, system=source.system,
                   entity="source", external_id=source.name, action="pause", actor="system",

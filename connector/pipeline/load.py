@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 
+from connector import metrics
 from connector.db import get_engine, session_scope
 from connector.errors import Conflict
+from connector.logformat import bind, correlation_id
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import intents, records
-from connector.pipeline.audit import WriteContext
+from connector.pipeline.audit import IFS_AUTH_FAILED, WriteContext, resolve_alerts
 from connector.pipeline.executor import PlanExecutor
 from connector.pipeline.links import get_link, index_customer, save_link, snapshot
 from connector.pipeline.records import Parked
@@ -102,17 +105,23 @@ def load(staged_id: int) -> LoadResult:
         if row.state != PENDING:
             conn.rollback()
             return LoadResult(row.state, detail="already finished", tenant_id=row.tenant_id)
+        bind(tenant=row.tenant_id, source=row.source_id, record=staged_id,
+             correlation_id=correlation_id(row.source_id, row.entity, row.external_id))
         key = _lock_key(row.source_id, row.entity, row.external_id)
         got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
         conn.commit()
         if not got:
             raise Busy(f"{row.entity} {row.external_id} is being loaded by another worker",
                        retry_after=1.0)
+        started = time.monotonic()
         try:
             result = _load_locked(staged_id)
         finally:
             conn.execute(select(func.pg_advisory_unlock(key)))
             conn.commit()
+    metrics.load_finished(result.state, time.monotonic() - started)
+    log.info("load of record %s: %s%s", staged_id, result.state,
+             f" ({result.ifs_key})" if result.ifs_key else "")
     return replace(result, tenant_id=row.tenant_id)
 
 
@@ -176,6 +185,8 @@ def _load_locked(staged_id: int) -> LoadResult:
         if plan.get("kind") == "customer" and plan.get("email"):
             index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
         records.mark_done_by_id(s, staged_id)
+        # IFS took a write: an open "IFS rejects our credentials" alert is over.
+        resolve_alerts(s, tenant_id=tenant.id, source_id=None, kind=IFS_AUTH_FAILED)
     return LoadResult("done", ifs_key=ifs_key)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from connector import metrics
+from connector.logformat import correlation_id
 from connector.logs import scrub
 from connector.models import (
     CLAIM_RANK,
@@ -31,6 +34,8 @@ from connector.models import (
     StagedRecord,
     Tenant,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Parked(Exception):
@@ -75,9 +80,18 @@ def stage(
         insert(StagedRecord)
         .values(rows)
         .on_conflict_do_nothing(constraint="uq_staged_records_natural")
-        .returning(StagedRecord.id)
+        .returning(StagedRecord.id, StagedRecord.entity, StagedRecord.external_id,
+                   StagedRecord.version)
     )
-    return list(session.execute(stmt).scalars())
+    staged = []
+    for row_id, entity, external_id, version in session.execute(stmt).all():
+        staged.append(row_id)
+        log.info("staged %s %s version %s as record %s (%s)", entity, external_id, version,
+                 row_id, origin, extra={"record": row_id, "source": source_id,
+                                        "tenant": tenant_id,
+                                        "correlation_id": correlation_id(source_id, entity,
+                                                                         external_id)})
+    return staged
 
 
 def latest_hash(session: Session, source_id: int, entity: str, external_id: str) -> str | None:
@@ -110,6 +124,7 @@ def finish(session: Session, record: StagedRecord, state: str, *, reason: str | 
     record.last_error = scrub(reason)
     record.error_kind = kind
     record.enqueued_at = None
+    metrics.record_finished(state)
 
 
 def mark_done(session: Session, record: StagedRecord) -> None:

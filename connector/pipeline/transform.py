@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from connector.db import session_scope
+from connector.logformat import bind, correlation_id
 from connector.models import PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import records
 from connector.pipeline.records import Parked
@@ -23,7 +24,14 @@ def transform(staged_id: int) -> bool:
         rec = s.get(StagedRecord, staged_id)
         if rec is None or rec.state != PENDING:
             return False
+        bind_record(rec)
         return plan_record(s, rec)
+
+
+def bind_record(rec: StagedRecord) -> None:
+    """Every log line of this task names the record (and its correlation id)."""
+    bind(tenant=rec.tenant_id, source=rec.source_id, record=rec.id,
+         correlation_id=correlation_id(rec.source_id, rec.entity, rec.external_id))
 
 
 def plan_record(s: Session, rec: StagedRecord) -> bool:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from connector.config import get_settings
 from connector.crypto import VaultError
 from connector.db import session_scope
+from connector.logformat import correlation_id
 from connector.models import Source, Tenant, WebhookDelivery
 from connector.stores.registry import by_webhook_path, get_store
 
@@ -154,6 +155,12 @@ def store_delivery(s: Session, source: Source, *, dedupe: str, message_id: str |
             resource_id=resource_id, body=jsonb_safe(body), state="received")
         .on_conflict_do_nothing(constraint="uq_webhook_deliveries_dedupe")
         .returning(WebhookDelivery.id)).scalar_one_or_none()
+    if new_id is not None:
+        log.info("webhook %s for %s %s stored (delivery %s)", topic, entity or "-",
+                 resource_id or "-", new_id, extra={
+                     "tenant": source.tenant_id, "source": source.id,
+                     "correlation_id": correlation_id(source.id, entity, resource_id)
+                     if entity and resource_id else None})
     return new_id is not None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,6 +39,31 @@ WebhookIntake = Callable[[str, str, Mapping[str, str], bytes], "Verdict"]
 ConnectionCheck = Callable[[str, dict[str, str], dict[str, Any]], None]
 #: Compare the store with IFS for one source.
 Reconciler = Callable[["Tenant", "Source", "IfsODataClient"], "SourceReport"]
+#: Read one resource by id without staging it (re-sync dry-run):
+#: ``(source_id, entity, external_id) -> records`` (``connector.pipeline.records.Incoming``).
+OneReader = Callable[[int, str, str], list[Any]]
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """One window of a store's order history, read but not staged (``backfill``)."""
+
+    #: What to stage (``Incoming`` records: orders with what they reference or carry).
+    records: list[Any]
+    #: Where the next window starts (the store's keyset bookmark, JSON-serialisable).
+    position: dict[str, Any]
+    #: Store orders read in this window.
+    read: int
+    #: Modification time read up to (for progress).
+    reached: datetime | None
+    #: True when the history up to ``until`` has been read.
+    done: bool
+
+
+#: Read the next window of order history modified in ``[since, until)``:
+#: ``(source_id, position, *, since, until, max_rows) -> HistoryWindow`` (``position`` is ``{}``
+#: on the first call, then the previous window's ``position``).
+HistoryReader = Callable[..., HistoryWindow]
 
 
 class HookSetupError(Exception):
@@ -93,6 +119,10 @@ class StorePlugin:
     check_connection: ConnectionCheck | None = None
     #: ``"module:attribute"`` of the store's click group (loaded only by the CLI).
     cli: str | None = None
+    #: Read one record by id without staging it (``sync --order ID --dry-run``).
+    read_one: OneReader | None = None
+    #: Windowed read of order history (``backfill``); None: the store cannot backfill.
+    read_history: HistoryReader | None = None
 
     @property
     def entities(self) -> tuple[str, ...]:

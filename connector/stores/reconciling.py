@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from connector.db import session_scope
 from connector.ifs.client import IfsODataClient
 from connector.ifs.odata import odata_literal
-from connector.models import RecordLink, StagedRecord
+from connector.models import RecordLink, Source, StagedRecord
 from connector.pipeline.executor import ORDERS
 
 CENT = Decimal("0.01")
@@ -128,6 +129,16 @@ def compare_orders(report: SourceReport, store: list[tuple[str, str, str, Decima
             report.mismatched.append({"store_id": store_id, "po": po, "store_net": str(expected),
                                       "ifs_net": str(ifs_order["_net"].quantize(CENT))})
     report.extra = sorted(set(in_ifs) - {po for _, po, _, _ in store})
+
+
+def sync_floor(source: Source) -> datetime | None:
+    """The oldest modification time the source syncs from (its start date, moved back by a
+    backfill); reconciliation compares the store's orders from there on."""
+    raw = (source.settings or {}).get("start_date")
+    if not raw:
+        return None
+    moment = datetime.fromisoformat(str(raw))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def linked_customers(source_id: int) -> int:

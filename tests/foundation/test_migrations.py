@@ -10,6 +10,7 @@ from tests.services import ServiceSet, _with_database
 EXPECTED = {
     "tenants", "sources", "sync_cursors", "staged_records", "record_links",
     "webhook_deliveries", "audit_events", "alerts", "customer_index",
+    "backfill_runs", "notification_channels", "alert_notifications",
 }
 
 

@@ -34,7 +34,7 @@ from connector.operations.admin import add_source
 from connector.pipeline.targets import source_credentials
 from connector.stores.bigcommerce.webhooks import sign_bc_webhook
 from sandbox.common import ServerThread
-from tests.integration.harness import ROOT, make_tenant, wait_until
+from tests.integration.harness import HISTORY, ROOT, make_tenant, wait_until
 
 POSTING_RULES = {
     "payment": {"debit": "1930", "credit": "2990", "voucher_type": "M",
@@ -154,7 +154,8 @@ def add_bc_source(tenant_id: int, bc_url: str, *, name: str = "bc",
                                       "access_token": DEFAULT_ACCESS_TOKEN,
                                       "client_id": DEFAULT_CLIENT_ID,
                                       "client_secret": client_secret or DEFAULT_CLIENT_SECRET},
-                         poll_interval_s=interval, settings=settings or {})
+                         poll_interval_s=interval, settings=settings or {},
+                         start_date=HISTORY)
         if interval >= 3600:
             for cursor in s.scalars(select(SyncCursor).where(SyncCursor.source_id == src.id)):
                 cursor.next_run_at = datetime.now(UTC) + timedelta(days=1)

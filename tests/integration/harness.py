@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from connector.models import PENDING, Source, StagedRecord, SyncCursor
 from connector.operations.admin import IfsTarget, add_source, add_tenant, set_ifs_target
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Tests sync the seeded stores' whole history (a new source starts MLC_INITIAL_SYNC_DAYS back).
+HISTORY = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Beat:
@@ -142,7 +145,8 @@ def add_woo_source(tenant_id: int, woo_url: str, *, name: str = "shop",
                          credentials={"consumer_key": key or DEFAULT_CONSUMER_KEY,
                                       "consumer_secret": secret or DEFAULT_CONSUMER_SECRET},
                          key_owner=DEFAULT_KEY_OWNER, poll_interval_s=interval,
-                         settings={"use_oauth1": False, **(settings or {})})
+                         settings={"use_oauth1": False, **(settings or {})},
+                         start_date=HISTORY)
         if interval >= 3600:  # "no polling during this test": not due for a day
             from datetime import UTC, datetime, timedelta
 

@@ -337,10 +337,13 @@ def test_deactivated_hook_is_reactivated_and_alerted(bc_pipeline: dict[str, Any]
     assert "ok store/order/*" in _cli("bigcommerce", "hooks", "health", "--tenant", "acme",
                                       "--source", "bc")
 
-    # unblocked again: the alert resolves and the re-activated hook delivers
+    # unblocked again: the alerts resolve (hooks healthy, nothing left to repair) and the
+    # re-activated hook delivers
     bc.webhooks.unblock_all()
     _cli("bigcommerce", "hooks", "health", "--tenant", "acme", "--source", "bc")
     assert _count(Alert, kind="bc_domain_blocked", state="open") == 0
+    assert _count(Alert, kind="bc_hook_repaired", state="open") == 0
+    assert _count(Alert, kind="bc_hook_repaired", state="resolved") == 1
     oid = bc.create_order(lines=LINES[:1], billing_address=_buyer("again@example.org"))["id"]
     wait_for(lambda: _order(ifs, f"B{source}-{oid}"), "an order through the repaired hook")
     assert {r.origin for r in _staged(tenant)} == {"webhook"}

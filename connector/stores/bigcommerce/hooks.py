@@ -147,6 +147,8 @@ def check_hooks(source_id: int) -> HookReport | None:
         if report.repaired:
             raise_alert(s, tenant_id=tenant_id, source_id=source_id, kind=REPAIRED,
                         message=f"BigCommerce hooks had to be repaired: {report.summary()}")
+        else:  # every hook active and in place again: the incident is over
+            resolve_alerts(s, tenant_id=tenant_id, source_id=source_id, kind=REPAIRED)
         if report.blocked:
             raise_alert(s, tenant_id=tenant_id, source_id=source_id, kind=BLOCKED,
                         message=("BigCommerce is not delivering webhooks to a blocked domain "

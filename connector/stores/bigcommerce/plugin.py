@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.stores.base import StorePlugin, Stream
-from connector.stores.bigcommerce import flow
+from connector.stores.bigcommerce import flow, history
 from connector.stores.bigcommerce.intake import accept_bigcommerce
 from connector.stores.bigcommerce.reconcile import reconcile_bc
 
@@ -39,4 +39,6 @@ PLUGIN = StorePlugin(
     accept_webhook=accept_bigcommerce,
     reconcile=reconcile_bc,
     cli="connector.stores.bigcommerce.cli:bigcommerce",
+    read_one=history.read_one,
+    read_history=history.read_history,
 )

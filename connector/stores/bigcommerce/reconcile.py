@@ -17,6 +17,7 @@ from connector.stores.reconciling import (
     explanations,
     ifs_orders_with_prefix,
     linked_customers,
+    sync_floor,
 )
 
 
@@ -36,7 +37,8 @@ def reconcile_bc(tenant: Tenant, source: Source, client: IfsODataClient) -> Sour
     bc = bc_client(source)
     store_hash = bc.store_hash
     # Incomplete orders (status 0) are abandoned checkouts, never synced (bigcommerce.md §2).
-    orders = [o for o in bc.iter_orders_modified_since(None) if int(o.get("status_id") or 0)]
+    orders = [o for o in bc.iter_orders_modified_since(sync_floor(source))
+              if int(o.get("status_id") or 0)]
     store = [(str(o["id"]), f"{ctx.prefix}-{o['id']}",
               str(o.get("default_currency_code") or o.get("currency_code")),
               Decimal(str(o.get("total_ex_tax") or 0))) for o in orders]

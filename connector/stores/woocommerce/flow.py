@@ -70,26 +70,37 @@ def customer_version(customer: dict[str, Any]) -> str:
     return f"{stamp}#{records.content_hash(customer)[:12]}"
 
 
-def _customer_incoming(customer: dict[str, Any]) -> Incoming:
+def customer_incoming(customer: dict[str, Any]) -> Incoming:
     return Incoming("customer", str(customer["id"]), customer_version(customer), customer)
 
 
-def stage_orders(s: Session, source: Source, client: WooCommerceClient,
-                 orders: list[dict[str, Any]], origin: str) -> list[int]:
-    """Stage order versions, and first the customers they reference that we never saw."""
+def referenced_customers(s: Session, source: Source, client: WooCommerceClient,
+                         orders: list[dict[str, Any]]) -> list[Incoming]:
+    """The customers ``orders`` reference that were never staged (read, not staged)."""
     wanted = sorted({str(o.get("customer_id")) for o in orders if o.get("customer_id")})
     missing = set(wanted) - records.known_ids(s, source.id, "customer", wanted)
     customers = []
     for cid in sorted(missing, key=int):
         try:
-            customers.append(_customer_incoming(client.get_customer(int(cid))))
+            customers.append(customer_incoming(client.get_customer(int(cid))))
         except NotFound:
             log.warning("source %s: customer %s referenced by an order is gone", source.name, cid)
+    return customers
+
+
+def order_incoming(order: dict[str, Any]) -> Incoming:
+    return Incoming("order", str(order["id"]), order_version(order), order)
+
+
+def stage_orders(s: Session, source: Source, client: WooCommerceClient,
+                 orders: list[dict[str, Any]], origin: str) -> list[int]:
+    """Stage order versions, and first the customers they reference that we never saw."""
+    customers = referenced_customers(s, source, client, orders)
     staged = records.stage(s, tenant_id=source.tenant_id, source_id=source.id,
                            records=customers, origin=origin)
     staged += records.stage(
         s, tenant_id=source.tenant_id, source_id=source.id, origin=origin,
-        records=[Incoming("order", str(o["id"]), order_version(o), o) for o in orders])
+        records=[order_incoming(o) for o in orders])
     return staged
 
 
@@ -157,7 +168,7 @@ def fetch_customers(source_id: int, *, max_rows: int) -> tuple[int, bool]:
                 .where(StagedRecord.source_id == source_id, StagedRecord.entity == "customer",
                        StagedRecord.external_id.in_(ids))
                 .order_by(StagedRecord.external_id, StagedRecord.version)).tuples().all())
-            changed = [_customer_incoming(c) for c in batch
+            changed = [customer_incoming(c) for c in batch
                        if latest.get(str(c["id"])) != records.content_hash(c)]
             staged_total += len(records.stage(s, tenant_id=source.tenant_id,
                                               source_id=source_id, records=changed,
@@ -202,7 +213,7 @@ def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> lis
     customer = client.get_customer(int(external_id))
     with session_scope() as s:
         return records.stage(s, tenant_id=source.tenant_id, source_id=source_id,
-                             records=[_customer_incoming(customer)], origin=origin)
+                             records=[customer_incoming(customer)], origin=origin)
 
 
 # --- planners -------------------------------------------------------------------------------

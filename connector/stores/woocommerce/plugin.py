@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.stores.base import StorePlugin, Stream
-from connector.stores.woocommerce import flow
+from connector.stores.woocommerce import flow, history
 from connector.stores.woocommerce.intake import accept_woocommerce
 from connector.stores.woocommerce.reconcile import reconcile_woo
 
@@ -37,4 +37,6 @@ PLUGIN = StorePlugin(
     accept_webhook=accept_woocommerce,
     reconcile=reconcile_woo,
     cli="connector.stores.woocommerce.cli:woocommerce",
+    read_one=history.read_one,
+    read_history=history.read_history,
 )
