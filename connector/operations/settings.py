@@ -72,6 +72,8 @@ TENANT_SETTINGS: dict[str, Check] = {
     "default_country": _text, "default_language": _text,
     "email_method_id": _text, "phone_method_id": _text,
     "bc_customer_policy": _choice("skip", "create"), "bc_order_labels": _labels,
+    # issue 14: the write-intent journal and the voucher change set
+    "adopt_existing_ifs_records": _bool, "voucher_mode": _choice("batch", "steps"),
 }
 #: Source-only settings.
 SOURCE_SETTINGS: dict[str, Check] = {

@@ -135,6 +135,7 @@ def mark_done_by_id(session: Session, staged_id: int) -> None:
     """:func:`mark_done` without loading the row (its payload and plan stay in Postgres)."""
     session.execute(update(StagedRecord).where(StagedRecord.id == staged_id)
                     .values(state=DONE, last_error=None, error_kind=None, enqueued_at=None))
+    metrics.record_finished(DONE)
 
 
 def mark_failed(session: Session, record: StagedRecord, reason: str, kind: str = "data") -> None:
