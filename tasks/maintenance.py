@@ -42,3 +42,11 @@ def enrich(self: ConnectorTask, tenant_id: int) -> int:
     except ConnectorError as exc:
         self.retry_on(exc)
         raise
+
+
+@app.task(bind=True, base=ConnectorTask, name="maintenance.reconcile")
+def reconcile(self: ConnectorTask, tenant_name: str, operator: str) -> int:
+    """Run a reconciliation of one tenant and store it (the console's "run one" button)."""
+    from connector.operations.reconcile_history import run_and_store
+
+    return run_and_store(tenant_name, operator=operator).unexplained

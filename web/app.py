@@ -66,9 +66,11 @@ def create_app() -> Flask:
         metrics.webhook_delivery(system, verdict.status)
         return _answer(system, tenant, source, verdict)
 
+    from web.console import console
     from web.ops import ops
 
     app.register_blueprint(ops)
+    app.register_blueprint(console)
 
     @app.errorhandler(413)
     def too_large(_: Any) -> Any:

@@ -31,3 +31,16 @@ def test_changelog_has_unreleased_and_the_current_version() -> None:
     assert re.search(r"^## \[Unreleased\]$", text, re.M)
     assert re.search(rf"^## \[{re.escape(PROJECT['version'])}\] - \d{{4}}-\d{{2}}-\d{{2}}$",
                      text, re.M)
+
+
+def test_console_templates_and_assets_ship_as_package_data() -> None:
+    import fnmatch
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["web.console"]
+    folder = ROOT / "web" / "console"
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*")
+             if p.is_file() and p.suffix not in (".py", ".pyc")]
+    assert any(f.endswith(".html") for f in files) and any(f.endswith(".css") for f in files)
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in data)]
+    assert not missing, f"not in [tool.setuptools.package-data] web.console: {missing}"

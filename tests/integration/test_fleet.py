@@ -1,5 +1,6 @@
 """``ml-connector fleet``: release, then the long-running processes under one supervisor; a
-sync goes through it, Flower and /ops/ ask for the operator login, Ctrl-C stops it cleanly."""
+sync goes through it, Flower, the console /ops/ and /metrics ask for the operator login,
+Ctrl-C stops it cleanly."""
 
 from __future__ import annotations
 
@@ -63,8 +64,16 @@ def test_fleet_runs_release_then_serves_syncs_and_stops_cleanly(
         text = log_path.read_text()
         assert text.index("release | ") < text.index("web ")  # release ran first
         auth = ("ops", "fleet-pa55-word")
-        assert requests.get(f"{web}/ops/", timeout=10).status_code == 401
-        assert requests.get(f"{web}/ops/", auth=auth, timeout=10).status_code == 200
+        # the console asks for its login (docs/console.md); Basic auth opens /metrics only
+        page = requests.get(f"{web}/ops/", auth=auth, allow_redirects=False, timeout=10)
+        assert page.status_code == 302 and "/ops/login" in page.headers["Location"]
+        login = requests.Session()
+        form = login.get(f"{web}/ops/login", timeout=10).text
+        token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        answer = login.post(f"{web}/ops/login", timeout=10, data={
+            "csrf_token": token, "username": auth[0], "password": auth[1]})
+        assert answer.status_code == 200 and "<h1>Overview</h1>" in answer.text
+        assert requests.get(f"{web}/metrics", timeout=10).status_code == 401
         assert requests.get(f"{web}/metrics", auth=auth, timeout=10).status_code == 200
         assert requests.get(flower, timeout=10).status_code == 401
         assert requests.get(flower, auth=auth, timeout=10).status_code == 200

@@ -151,7 +151,9 @@ def test_web_serves_metrics_and_counts_webhooks(clean_db: None) -> None:
         client = create_app().test_client()
         auth = {"Authorization": "Basic " + base64.b64encode(b"ops:pa55-word-ops").decode()}
         first = client.get("/metrics", headers=auth).get_data(as_text=True)
-        assert client.post("/webhooks/woo/nobody/nothing", data=b"{}").status_code == 404
+        # An unknown tenant gets the same refusal as a bad signature (docs/security.md).
+        assert client.post("/webhooks/woo/nobody/nothing", data=b"{}",
+                           content_type="application/json").status_code == 401
         second = client.get("/metrics", headers=auth).get_data(as_text=True)
     finally:
         set_settings(before)
