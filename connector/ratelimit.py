@@ -13,6 +13,8 @@ Nothing here sleeps: a caller that gets no token learns how long to wait and tur
 from __future__ import annotations
 
 import math
+import time
+from typing import Protocol
 
 import redis
 
@@ -120,6 +122,24 @@ class RedisBudget:
             exc.rate_per_min = self.rate_per_min  # lets the task layer spread its wake-ups
             raise exc
 
+    #: The longest a caller blocks in :meth:`acquire_waiting` before it raises instead.
+    max_wait_s: float = 5.0
+
+    def acquire_waiting(self, n: int = 1) -> None:
+        """Take ``n`` tokens, waiting for them when they are due within :attr:`max_wait_s`;
+        otherwise raise :class:`RateLimited`. For store clients, whose callers (a scan over
+        pages) lose work when they stop: a short bounded wait is cheaper than a retry."""
+        waited = 0.0
+        while True:
+            wait = self.try_acquire(n)
+            if wait <= 0:
+                return
+            if waited + wait > self.max_wait_s:
+                self.acquire_or_raise(n)
+                return
+            time.sleep(wait)
+            waited += wait
+
     def reset(self) -> None:
         """Forget the bucket (it reads as full again). For tests and operator tooling."""
         self.redis.delete(self.key)
@@ -164,6 +184,22 @@ def budget_usage(client: redis.Redis, key: str) -> tuple[int, int]:
             sum(int(v) for v in waits if v is not None))
 
 
+class Budget(Protocol):
+    """What a client draws from: :class:`RedisBudget` or
+    :class:`connector.fleetbudget.FleetBudget`."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def rate_per_min(self) -> int: ...
+
+    @property
+    def burst(self) -> int: ...
+
+    def acquire_or_raise(self, n: int = 1) -> None: ...
+
+
 class PrepaidBudget:
     """Tokens taken up front for a unit of work, then the shared bucket.
 
@@ -172,14 +208,15 @@ class PrepaidBudget:
     create never got a token) is thrown away and redone.
     """
 
-    def __init__(self, budget: RedisBudget, prepaid: int) -> None:
+    def __init__(self, budget: Budget, prepaid: int) -> None:
         self.budget = budget
         self.prepaid = prepaid
         self.key = budget.key
         self.rate_per_min = budget.rate_per_min
+        self.burst = budget.burst
 
     @classmethod
-    def reserve(cls, budget: RedisBudget, n: int) -> PrepaidBudget:
+    def reserve(cls, budget: Budget, n: int) -> PrepaidBudget:
         """Take ``n`` tokens (capped at the bucket's burst) or raise :class:`RateLimited`."""
         n = max(1, min(n, budget.burst))
         budget.acquire_or_raise(n)

@@ -8,7 +8,11 @@ Unknown ``MLC_*`` variables are warned about with the nearest known name.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import signal
+from types import FrameType
 
 from connector import embedded
 from connector.config import Settings, get_settings, set_settings, unknown_variables
@@ -96,7 +100,25 @@ def bootstrap(settings: Settings | None = None) -> Settings:
     configure_format(settings.log_format)
     if settings.embedded_database or settings.embedded_redis or not settings.encryption_keys:
         settings = embedded.start(settings)
+        _stop_embedded_on_exit()
     else:
         log.debug("mode: external Postgres and Redis")
     set_settings(settings)
     return settings
+
+
+
+def _stop_embedded_on_exit() -> None:
+    """Stop the embedded servers at exit, on Ctrl-C and on SIGTERM. SIGTERM's default action
+    ends the process without running exit handlers, so it becomes a normal exit (status 143)
+    unless someone (Celery's worker, gunicorn) installs a handler of their own later, which
+    ends the process normally too."""
+    atexit.register(embedded.stop)
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        # Not the main thread (ValueError): the process's own handling applies.
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

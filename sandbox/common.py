@@ -83,6 +83,19 @@ class DropConnection(Exception):
     """Raised to make the server close the socket without an HTTP answer."""
 
 
+def drop_connection() -> None:
+    """Close the client's socket without an answer (from inside a request), e.g. after a write
+    was committed: the client cannot know whether it happened."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        import socket as _socket
+
+        with contextlib.suppress(OSError):
+            sock.shutdown(_socket.SHUT_RDWR)
+        sock.close()
+    raise DropConnection()
+
+
 @dataclass
 class SimulatorState:
     """State every simulator has. Subclass it for the simulator's own data."""

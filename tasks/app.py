@@ -21,6 +21,9 @@ from kombu import Queue
 
 from connector.config import Settings, get_settings
 from connector.errors import ConfigError
+from tasks.broker import install as install_broker_fixes
+
+install_broker_fixes()
 
 QUEUES = ("fetch", "transform", "load", "maintenance")
 

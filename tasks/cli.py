@@ -298,6 +298,15 @@ def _quiet_root_warning() -> None:
             "worker running as root (uid 0); prefer an unprivileged user (see deploy/Dockerfile)")
 
 
+def _exit_with(code: object) -> None:
+    """Leave with Celery's exit code: ``app.start`` returns it instead of exiting, and an
+    unrecoverable error must end the process non-zero so a supervisor restarts it."""
+    import sys
+
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
+
+
 @click.command()
 @click.option("--queues", default="fetch,transform,load,maintenance", show_default=True)
 @click.option("--concurrency", type=int, default=None, help="Pool size (default: CPU count).")
@@ -305,9 +314,13 @@ def _quiet_root_warning() -> None:
 @click.option("--metrics-port", type=click.IntRange(1, 65535), envvar="MLC_METRICS_PORT",
               help="Serve this worker's Prometheus counters on this port (env "
                    "MLC_METRICS_PORT).")
-def worker(queues: str, concurrency: int | None, loglevel: str,
-           metrics_port: int | None) -> None:
-    """Run a Celery worker (the `worker` process)."""
+@click.option("-n", "--hostname", "node_name", default=None,
+              help="Node name (default: unique per process, worker-<pid>@<host>).")
+def worker(queues: str, concurrency: int | None, loglevel: str, metrics_port: int | None,
+           node_name: str | None) -> None:
+    """Run a Celery worker (the `worker` process). Exits non-zero on an unrecoverable error."""
+    import os
+
     bootstrap()
     _quiet_root_warning()
     if metrics_port:
@@ -316,10 +329,12 @@ def worker(queues: str, concurrency: int | None, loglevel: str,
         serve(metrics_port)
     from tasks.app import app
 
-    argv = ["worker", "-Q", queues, "--loglevel", loglevel, "-E", "--without-gossip"]
+    name = node_name or f"worker-{os.getpid()}@%h"
+    argv = ["worker", "-Q", queues, "--loglevel", loglevel, "-E", "--without-gossip",
+            "-n", name]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
-    app.worker_main(argv)
+    _exit_with(app.start(argv))
 
 
 @click.command()
@@ -331,7 +346,7 @@ def beat(loglevel: str) -> None:
 
     schedule = get_settings().data_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", loglevel, "--schedule", str(schedule)])
+    _exit_with(app.start(["beat", "--loglevel", loglevel, "--schedule", str(schedule)]))
 
 
 @click.command()

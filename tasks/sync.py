@@ -13,6 +13,7 @@ seconds, is the safety net), instead of a claim after every load.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
@@ -25,10 +26,11 @@ from connector.models import StagedRecord
 from connector.pipeline import records
 from connector.pipeline.audit import raise_alert
 from connector.pipeline.dispatch import claim_due
-from connector.pipeline.fetch import run_fetch
+from connector.pipeline.fetch import hold_for_retry, run_fetch
+from connector.pipeline.fetch import release as release_fetch
 from connector.pipeline.load import load as load_record
 from tasks.app import app
-from tasks.base import ConnectorTask, backoff_seconds
+from tasks.base import ConnectorTask, decide_retry
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +67,24 @@ def pump(tenant_id: int | None = None) -> int:
 def dispatch(self: Task) -> int:
     with session_scope() as s:
         due = claim_due(s)
-    for source_id, stream in due:
-        fetch.delay(source_id, stream)
+    for source_id, stream, token in due:
+        fetch.delay(source_id, stream, token)
     return len(due)
 
 
 @app.task(bind=True, base=ConnectorTask, name="sync.fetch")
-def fetch(self: ConnectorTask, source_id: int, stream: str) -> dict[str, Any]:
+def fetch(self: ConnectorTask, source_id: int, stream: str,
+          claim: str | None = None) -> dict[str, Any]:
+    """One bounded run of a stream; ``claim`` is the dispatch's lease token. A retry keeps
+    the stream claimed over its wait, so no second fetch of the stream starts meanwhile."""
     try:
-        result = run_fetch(source_id, stream)
+        result = run_fetch(source_id, stream, token=claim)
     except ConnectorError as exc:
-        self.retry_on(exc)
+        error = str(exc)
+        self.retry_on(
+            exc,
+            before_wait=lambda wait: hold_for_retry(source_id, stream, claim, wait, error),
+            on_give_up=lambda reason: release_fetch(source_id, stream, claim, error=reason))
         raise
     pump(_tenant_of_source(source_id))
     return {"staged": result.staged, "more": result.more, "paused": result.paused}
@@ -129,22 +138,24 @@ def _load(task: ConnectorTask, staged_id: int) -> str:
 
 
 def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> str:
-    """Retry a retryable error (keeping the row 'in flight' for the sweeper), or end the row
-    as failed with a reason an operator understands."""
-    settings = get_settings()
+    """Retry a retryable error until its kind's deadline, counted from the row's first
+    failure (keeping the row 'in flight' for the sweeper), or end the row as failed with a
+    reason an operator understands."""
     retries = int(task.request.retries or 0)
     countdown = task.defer_for_budget(exc)
     if countdown is not None:
         # The row stays in flight (for the sweeper) until the deferred run is due.
         records.touch(staged_id, countdown)
         return "deferred"
-    if exc.retryable and retries < settings.max_retries:
-        countdown = backoff_seconds(retries, exc, settings.retry_backoff_max_s)
-        records.touch(staged_id, countdown)
-        raise task.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries)
+    reason = str(exc)
+    if exc.retryable:
+        since = records.failing_since(staged_id) or datetime.now(UTC)
+        decision = decide_retry(exc, attempt=retries, failing_since=since)
+        if decision.retry:
+            records.note_failure(staged_id, decision.countdown)
+            raise task.retry(exc=exc, countdown=decision.countdown, max_retries=None)
+        reason = decision.reason
     kind = "auth" if isinstance(exc, AuthError) else ("exhausted" if exc.retryable else "data")
-    reason = str(exc) if kind != "exhausted" else (
-        f"gave up after {retries + 1} attempts: {exc}")
     tenant_id = None
     with session_scope() as s:
         rec = s.get(StagedRecord, staged_id)

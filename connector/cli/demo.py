@@ -2,9 +2,11 @@
 
 Starts the sandbox (IFS Cloud, WooCommerce, BigCommerce simulators), the embedded Postgres and
 Redis unless URLs are configured, a demo tenant with its stores, real Celery worker and beat
-processes; seeds the stores (customers, orders, guests, some invalid orders), waits until the
-sync settles while showing progress, and prints the reconciliation. Exit code 0 when there is
-no unexplained difference.
+processes; seeds the stores (customers, orders, guests, some invalid orders, bulk lines at odd
+unit prices, fees, gift wrapping, handling, store credit) and IFS (a customer of another company
+whose id collides with one of ours), waits until the sync settles while showing progress, and
+prints the reconciliation, which compares every order's money to the cent. Exit code 0 when
+there is no unexplained difference.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def _say(opts: DemoOptions, message: str) -> None:
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    handle = open(log, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    # One log per run: the previous run's log is replaced, not grown (issue 10, seen 4).
+    handle = open(log, "wb")  # noqa: SIM115 - the child owns it for its lifetime
     return subprocess.Popen([sys.executable, "-m", "connector.cli", *args], env=dict(os.environ),
                             stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -101,6 +104,26 @@ def _setup_tenant(sandbox: Any) -> tuple[int, list[int]]:
         return tenant.id, sources
 
 
+def _seed_colliding_customer(sandbox: Any, woo_source_id: int) -> str | None:
+    """An IFS customer of another company (20) with the id our tenant would give a WooCommerce
+    buyer (docs/money.md §3): the connector must refuse it, with a reason, not link it."""
+    from connector.models import Source
+    from connector.pipeline.targets import mapping_context
+    from connector.stores.mapping import customer_id
+
+    buyers = sorted({o["customer_id"] for o in sandbox.woo.orders() if o["customer_id"]})
+    if not buyers:
+        return None
+    with session_scope() as s:
+        source = s.get(Source, woo_source_id)
+        tenant = s.get(Tenant, source.tenant_id) if source is not None else None
+        assert source is not None and tenant is not None
+        cid = customer_id(mapping_context(tenant, source).customer_prefix, buyers[0])
+    sandbox.ifs.seed_customer({"CustomerId": cid, "Name": "Customer of company 20",
+                               "Company": "20", "Country": "SE"})
+    return cid
+
+
 def run_demo(opts: DemoOptions) -> int:
     """Run the demo; returns the process exit code."""
     from connector.operations.progress import tenant_progress
@@ -121,13 +144,20 @@ def run_demo(opts: DemoOptions) -> int:
     sandbox.ifs.seed_customer({"CustomerId": "WALKIN", "Name": "Walk-in customer",
                                "Company": "10"})
     summary = sandbox.woo.seed(customers=opts.customers, orders=opts.orders, seed=opts.seed,
-                               guest_ratio=0.2, invalid=opts.invalid, silent=True)
+                               guest_ratio=0.2, invalid=opts.invalid, silent=True,
+                               bulk_ratio=0.2)
     _say(opts, f"seeded WooCommerce: {opts.customers} customers, {opts.orders} orders "
-               f"({len(summary.get('invalid', []))} invalid on purpose)")
+               f"({len(summary.get('invalid', []))} invalid on purpose; some with bulk lines "
+               "at odd unit prices and fee lines)")
     tenant_id, source_ids = _setup_tenant(sandbox)
     sandbox.bc.seed(customers=max(10, opts.customers // 4), orders=max(20, opts.orders // 5),
-                    seed=opts.seed)
-    _say(opts, "seeded BigCommerce: orders with payments, shipments and refunds")
+                    seed=opts.seed, extras_ratio=0.3)
+    _say(opts, "seeded BigCommerce: orders with payments, shipments and refunds; some with "
+               "fees, gift wrapping, handling, store credit and bulk lines")
+    colliding = _seed_colliding_customer(sandbox, source_ids[0])
+    if colliding:
+        _say(opts, f"seeded IFS: customer {colliding} of company 20, whose id collides with a "
+                   "WooCommerce customer of this tenant (company 10): it must not be touched")
     procs = [
         _spawn(["worker", "--concurrency", "4"], data_dir / "demo-worker.log"),
         _spawn(["beat"], data_dir / "demo-beat.log"),
@@ -163,7 +193,7 @@ def run_demo(opts: DemoOptions) -> int:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         click.echo(render(result))
-    return 0 if result.unexplained == 0 else 1
+    return 0 if result.unexplained == 0 and not result.errors else 1
 
 
 @click.command()

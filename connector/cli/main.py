@@ -66,7 +66,8 @@ SUMMARY: dict[str, str] = {
     "tenant": "Tenants: one IFS company and its stores.",
     "web": "Serve webhooks, health and operator pages under gunicorn (the `web` process).",
     "woocommerce": "WooCommerce stores: webhook registration.",
-    "worker": "Run a Celery worker (the `worker` process).",
+    "worker": ("Run a Celery worker (the `worker` process). Exits non-zero on an unrecoverable "
+               "error."),
 }
 
 

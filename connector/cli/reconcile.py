@@ -23,4 +23,4 @@ def reconcile_command(tenant_name: str, as_json: bool) -> None:
     except ValueError as exc:
         fail(str(exc), 3)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else render(result))
-    sys.exit(0 if result.unexplained == 0 else 1)
+    sys.exit(0 if result.unexplained == 0 and not result.errors else 1)

@@ -61,7 +61,10 @@ def status(as_json: bool) -> None:
     and their health, and the tenant's IFS budget used in the last minute.
 
     Exit code 1 when the database is behind the code (run `ml-connector db upgrade`)."""
+    from sqlalchemy import select
+
     from connector import migrate
+    from connector.models import Tenant
     from connector.operations.health import source_health
 
     bootstrap()
@@ -76,8 +79,10 @@ def status(as_json: bool) -> None:
         fail(message, 1)
     with command_session() as session:
         rows = [h.as_dict() for h in source_health(session)]
+        enrichment = {name: dict(progress or {}) for name, progress in session.execute(
+            select(Tenant.name, Tenant.enrichment).order_by(Tenant.name)).all()}
     if as_json:
-        click.echo(json.dumps({"revision": current, "sources": rows}))
+        click.echo(json.dumps({"revision": current, "sources": rows, "enrichment": enrichment}))
         return
     from rich.console import Console
 
@@ -87,5 +92,18 @@ def status(as_json: bool) -> None:
     console.print(f"database revision {current}")
     if not rows:
         console.print("no sources configured yet")
-        return
-    console.print(_table(rows))
+    else:
+        console.print(_table(rows))
+    for name, progress in enrichment.items():
+        console.print(f"{name}: IFS enrichment {_enrichment_line(progress)}")
+
+
+def _enrichment_line(progress: dict[str, Any]) -> str:
+    last = progress.get("last_complete_at")
+    done = (f"last complete {last[:19].replace('T', ' ')} UTC "
+            f"({progress.get('last_indexed', 0)} e-mail(s), {progress.get('last_pages', 0)} "
+            "page(s))") if last else "never completed"
+    if progress.get("run"):
+        return (f"running: page {int(progress.get('pages', 0)) + 1}, "
+                f"{progress.get('indexed', 0)} e-mail(s) so far; {done}")
+    return done

@@ -20,6 +20,7 @@ from connector.errors import (
     RateLimited,
     Transient,
 )
+from connector.patience import wait_out
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read — every request carries one
 
@@ -86,10 +87,33 @@ def send(
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
     **kwargs: object,
 ) -> requests.Response:
-    """One request with a timeout, typed errors and no retry.
+    """One request with a timeout, typed errors and no retry — except inside an operator's
+    :func:`connector.patience.patience` block, where a 429/503 or a dropped connection is
+    waited out (server hint as a floor) while patience lasts.
 
     ``describe`` extracts (message, code) from the remote system's error body.
     """
+    attempt = 0
+    while True:
+        try:
+            return _send_once(session, method, url, describe=describe, ok=ok, timeout=timeout,
+                              **kwargs)
+        except ConnectorError as exc:
+            if not wait_out(exc, attempt):
+                raise
+            attempt += 1
+
+
+def _send_once(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    describe: Callable[[requests.Response], tuple[str | None, str | None]] | None,
+    ok: tuple[int, ...],
+    timeout: float | tuple[float, float],
+    **kwargs: object,
+) -> requests.Response:
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
     except requests.RequestException as exc:

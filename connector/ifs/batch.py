@@ -8,6 +8,12 @@ The answer to a successful change set is a nested ``multipart/mixed`` part holdi
 ``application/http`` response per request, in order. A failed change set is answered by a single
 ``application/http`` error response in its place; :func:`changeset_results` turns that into the
 typed error of the connector's family.
+
+The request asks for ``Accept: multipart/mixed``; a server may still answer in the OData 4.01
+JSON batch format (``{"responses": [{"id", "status", "headers", "body", "atomicityGroup"}]}``,
+SAP CAP and ASP.NET Core OData do, ifs-cloud.md §11), which :func:`parse_batch_response` reads
+into the same parts. An answer that cannot be read after the change set was sent has an unknown
+outcome (:class:`~connector.errors.OutcomeUnknown`): it may have been committed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any, NamedTuple
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from connector.errors import ConnectorError, Transient
+from connector.errors import ConnectorError, OutcomeUnknown, Transient
 from connector.ifs.odata import dumps, error_from_response
 
 CRLF = "\r\n"
@@ -138,10 +144,44 @@ def boundary_of(content_type: str | None) -> str:
 def parse_batch_response(body: bytes | str, content_type: str) -> list[BatchPart]:
     """The parts of a ``$batch`` answer, in order: single responses and nested change sets.
 
-    Tolerates LF-only line endings and a preamble/epilogue.
+    Reads ``multipart/mixed`` (tolerating LF-only line endings and a preamble/epilogue) and the
+    OData 4.01 JSON batch format (``application/json``). Raises ``ValueError`` otherwise.
     """
     text = body.decode("utf-8") if isinstance(body, bytes) else body
+    if (content_type or "").lower().startswith("application/json"):
+        return parse_json_batch(text)
     return [_parse_part(part) for part in _split_multipart(text, boundary_of(content_type))]
+
+
+def parse_json_batch(text: str) -> list[BatchPart]:
+    """An OData 4.01 JSON batch answer: responses sharing an ``atomicityGroup`` form one change
+    set (in the order they appear); the others are single responses."""
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"JSON batch answer is not JSON ({exc})") from None
+    responses = payload.get("responses") if isinstance(payload, dict) else None
+    if not isinstance(responses, list):
+        raise ValueError("JSON batch answer has no 'responses' list")
+    parts: list[BatchPart] = []
+    groups: dict[str, Changeset] = {}
+    for item in responses:
+        if not isinstance(item, dict) or not isinstance(item.get("status"), int):
+            raise ValueError("JSON batch response without a status")
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
+            {str(k): str(v) for k, v in (item.get("headers") or {}).items()})
+        if item.get("id") is not None:
+            headers.setdefault("Content-ID", str(item["id"]))
+        response = BatchResponse(int(item["status"]), headers, item.get("body"))
+        group = item.get("atomicityGroup")
+        if group is None:
+            parts.append(response)
+        elif str(group) in groups:
+            groups[str(group)].responses.append(response)
+        else:
+            groups[str(group)] = Changeset([response])
+            parts.append(groups[str(group)])
+    return parts
 
 
 def _split_multipart(text: str, boundary: str) -> list[str]:
@@ -243,18 +283,25 @@ def changeset_results(parts: Sequence[BatchPart], expected: int, url: str) -> li
     status and OData error body decide the error class (a business 500 is a DataError,
     ``MI_MODIFIED_ERROR`` stays transient, 412 is a Conflict …).
     """
+    responses = [p for p in parts if isinstance(p, BatchResponse)]
+    if len(parts) != 1 and len(responses) == len(parts) == expected:
+        # A server that answers the change set's requests without grouping them (a JSON batch
+        # without atomicityGroup): the same N responses.
+        parts = [Changeset(responses)]
+    for part in parts:
+        for response in part.responses if isinstance(part, Changeset) else [part]:
+            if response.status >= 400:
+                # The change set was rolled back: the server's own error is the reason.
+                raise error_for_part(response, url)
     if len(parts) != 1:
-        raise Transient(f"$batch answer has {len(parts)} parts, expected 1 change set", url=url)
+        raise OutcomeUnknown(f"$batch answer has {len(parts)} parts, expected 1 change set",
+                             url=url)
     part = parts[0]
     if isinstance(part, BatchResponse):
-        if part.status >= 400:
-            raise error_for_part(part, url)
-        raise Transient(f"$batch answer is a single {part.status} instead of a change set", url=url)
-    for response in part.responses:
-        if response.status >= 400:
-            raise error_for_part(response, url)
+        raise OutcomeUnknown(f"$batch answer is a single {part.status} instead of a change set",
+                             url=url)
     if len(part.responses) != expected:
-        raise Transient(
+        raise OutcomeUnknown(
             f"change set answered {len(part.responses)} of {expected} requests", url=url
         )
     return part.responses
@@ -263,3 +310,42 @@ def changeset_results(parts: Sequence[BatchPart], expected: int, url: str) -> li
 def error_for_part(part: BatchResponse, url: str) -> ConnectorError:
     """The typed error for one failed part (same rules as a plain response)."""
     return error_from_response(part_as_response(part, url), what="change set")
+
+
+def build_read_batch(urls: Sequence[str], *, batch_boundary: str | None = None
+                     ) -> tuple[bytes, str]:
+    """The body and ``Content-Type`` of a ``$batch`` of GETs, each its own top-level part
+    (reads are not allowed in a change set, §9): N reads in one HTTP request."""
+    if not urls:
+        raise ValueError("a read batch needs at least one request")
+    batch_boundary = batch_boundary or new_boundary("batch")
+    lines: list[str] = []
+    for position, url in enumerate(urls, start=1):
+        lines += [
+            f"--{batch_boundary}",
+            "Content-Type: application/http",
+            "Content-Transfer-Encoding: binary",
+            f"Content-ID: {position}",
+            "",
+            f"GET {url} HTTP/1.1",
+            "Accept: application/json",
+            "",
+            "",
+        ]
+    lines += [f"--{batch_boundary}--", ""]
+    return CRLF.join(lines).encode("utf-8"), f"multipart/mixed; boundary={batch_boundary}"
+
+
+def read_results(parts: Sequence[BatchPart], expected: int, url: str) -> list[BatchResponse]:
+    """The N responses of a read batch, in order. A part that failed stays a response with
+    its status (the caller decides what a 404 means); a throttled or failing server part
+    (429, 5xx) raises its typed error, so the whole page is retried."""
+    responses = [p for p in parts if isinstance(p, BatchResponse)]
+    if len(responses) != expected or len(parts) != expected:
+        if len(parts) == 1 and isinstance(parts[0], BatchResponse) and parts[0].status >= 400:
+            raise error_for_part(parts[0], url)
+        raise Transient(f"read batch answered {len(parts)} of {expected} requests", url=url)
+    for response in responses:
+        if response.status == 429 or response.status >= 500:
+            raise error_for_part(response, url)
+    return responses

@@ -25,14 +25,16 @@ from urllib.parse import urljoin
 import requests
 
 from connector import metrics
-from connector.errors import AuthError, NotFound, Transient, safe_url
+from connector.errors import AuthError, NotFound, OutcomeUnknown, Transient, safe_url
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, transport_error
 from connector.ifs.batch import (
     BatchRequest,
     BatchResponse,
     build_changeset_batch,
+    build_read_batch,
     changeset_results,
     parse_batch_response,
+    read_results,
 )
 from connector.ifs.odata import (
     ODataEnum,
@@ -45,7 +47,7 @@ from connector.ifs.odata import (
     odata_literal,
     query_string,
 )
-from connector.ratelimit import PrepaidBudget, RedisBudget
+from connector.ratelimit import Budget
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -114,7 +116,7 @@ class IfsODataClient:
         token_manager: TokenProvider,
         session: requests.Session | None = None,
         page_size: int = 1000,
-        budget: RedisBudget | PrepaidBudget | None = None,
+        budget: Budget | None = None,
         *,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
@@ -212,7 +214,7 @@ class IfsODataClient:
             if not isinstance(next_link, str) or not next_link:
                 return
             empty_pages = empty_pages + 1 if not rows else 0
-            next_url = urljoin(url, next_link)
+            next_url = resolve_next_link(self.service_url(projection), page, next_link)
             if next_url in seen or empty_pages >= _MAX_EMPTY_PAGES:
                 raise Transient(
                     f"IFS paging of {entity_set} loops (nextLink repeats)",
@@ -231,8 +233,7 @@ class IfsODataClient:
         IFS has no idempotency keys (§7): callers look the natural key up first (Decisions 6).
         """
         return self._call(
-            "POST", self.url(projection, path), ok=(201,), body=body,
-            handle=lambda r: _with_etag(_entity(r), r),
+            "POST", self.url(projection, path), ok=(201,), body=body, handle=_created,
         )
 
     def patch(
@@ -285,12 +286,37 @@ class IfsODataClient:
                     response.content, response.headers.get("Content-Type", "")
                 )
             except ValueError as exc:
+                # Sent and answered 200, but unreadable: the change set may be committed.
+                raise OutcomeUnknown(f"unreadable $batch answer: {exc}",
+                                     status=response.status_code, url=url) from None
+            return changeset_results(parts, expected, url)
+
+        # OData: a $batch asks for multipart/mixed (a standard server honours application/json
+        # with a JSON batch, which we also read; ifs-cloud.md §11).
+        return self._call(
+            "POST", url, ok=(200,), raw_body=payload, content_type=content_type, handle=handle,
+            headers={"Accept": "multipart/mixed"},
+        )
+
+    def read_batch(self, projection: str, paths: Sequence[str]) -> list[BatchResponse]:
+        """GET ``paths`` (relative to the service root, with their query) in one ``$batch``:
+        one request against the budget instead of N. One response per path, in order."""
+        url = self.url(projection, "$batch")
+        payload, content_type = build_read_batch(paths)
+
+        def handle(response: requests.Response) -> list[BatchResponse]:
+            try:
+                parts = parse_batch_response(
+                    response.content, response.headers.get("Content-Type", "")
+                )
+            except ValueError as exc:
                 raise Transient(f"unreadable $batch answer: {exc}", status=response.status_code,
                                 url=url) from None
-            return changeset_results(parts, expected, url)
+            return read_results(parts, len(paths), url)
 
         return self._call(
             "POST", url, ok=(200,), raw_body=payload, content_type=content_type, handle=handle,
+            headers={"Accept": "multipart/mixed"},
         )
 
     # -- transport -----------------------------------------------------------------------------
@@ -330,6 +356,10 @@ class IfsODataClient:
                 )
             except requests.RequestException as exc:
                 metrics.ifs_request(None)
+                if method != "GET" and _maybe_sent(exc):
+                    raise OutcomeUnknown(
+                        f"{type(exc).__name__} after sending a {method}: IFS may have applied "
+                        "it (re-read before retrying)", url=url) from None
                 raise transport_error(exc, url) from None
             metrics.ifs_request(response.status_code)
             log.debug("IFS %s %s -> %s", method, safe_url(url), response.status_code)
@@ -351,6 +381,41 @@ class IfsODataClient:
                     log.info("IFS answered MI_MODIFIED_ERROR; sending once more")
                     continue
                 raise
+
+
+def resolve_next_link(service_root: str, page: Mapping[str, Any], next_link: str) -> str:
+    """``@odata.nextLink`` as an absolute URL. A relative link is relative to the context URL
+    (``@odata.context``, itself relative to the service root), i.e. to the service root — not to
+    the request URL: on a navigation path (``CustomerOrderSet('C1')/OrderLinesArray``) the
+    request URL would double the path (OData JSON Format v4.01 §4.6, ifs-cloud.md §11)."""
+    base = service_root.rstrip("/") + "/"
+    context = page.get("@odata.context")
+    if isinstance(context, str) and context:
+        absolute = urljoin(base, context)
+        if "$metadata" in absolute:
+            base = absolute.split("$metadata", 1)[0]
+    return urljoin(base, next_link)
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """False only when the request certainly never reached the server (no connection)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        text = str(exc)
+        return not any(m in text for m in ("NewConnectionError", "Failed to establish",
+                                           "Connection refused", "Name or service not known"))
+    return True
+
+
+def _created(response: requests.Response) -> tuple[Entity, str | None]:
+    """A 201 whose body cannot be read: the record exists, but we do not know its key."""
+    data = decode_json(response) if response.content else {}
+    if not isinstance(data, dict):
+        raise OutcomeUnknown("IFS answered 201 with a body that cannot be read; the record "
+                             "was created (re-read it by its natural key)",
+                             status=response.status_code, url=response.url)
+    return data, _etag(data, response)
 
 
 def _with_etag(entity: Entity, response: requests.Response) -> tuple[Entity, str | None]:

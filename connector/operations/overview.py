@@ -83,9 +83,28 @@ def prometheus_metrics() -> str:
         lines.append(f'mlc_webhook_deliveries_total{{system="{_label(system)}",'
                      f'outcome="{_label(outcome)}"}} {n}')
     lines += _fleet_gauges()
+    lines += _expected_faults()
     from connector.metrics import exposition
 
     return "\n".join(lines) + "\n" + exposition()
+
+
+def _expected_faults() -> list[str]:
+    import contextlib
+
+    from connector.faults import COUNTER_KEY, fault_counts
+    from connector.handles import get_redis
+
+    counts: dict[str, int] = {}
+    with contextlib.suppress(Exception):  # Redis down: the page still answers
+        counts = fault_counts(get_redis().hgetall(COUNTER_KEY))
+
+    lines = ["# HELP mlc_expected_faults_total Expected fleet faults (lost database or broker "
+              "connections, lost workers), each logged as one line.",
+              "# TYPE mlc_expected_faults_total counter"]
+    for kind, count in sorted(counts.items()):
+        lines.append(f'mlc_expected_faults_total{{kind="{_label(kind)}"}} {count}')
+    return lines
 
 
 #: Celery queues (tasks/app.py); with the Redis broker each is a Redis list of that name.

@@ -4,10 +4,17 @@ explained (a failed or parked record with its reason) or reported as unexplained
 Each store's reconciler (its plugin's ``reconcile``, built from the pieces in
 :mod:`connector.stores.reconciling`) compares one source; this module runs them for a tenant
 and renders the result.
+
+A good citizen (issue 10, seen 3): every read goes through the fleet budgets as ``background``
+work, and the run is patient — a 429 is waited out with the server's hint (``patience``)
+instead of ending the run. Each source is reconciled on its own: one that cannot be read (a
+paused store with an unreachable URL, a patience that ran out) is reported with the reason and
+the others are reconciled all the same.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,10 +22,18 @@ from typing import Any
 from sqlalchemy import select
 
 from connector.db import session_scope
+from connector.errors import ConnectorError
 from connector.models import Source, Tenant
+from connector.patience import patience
 from connector.pipeline.targets import ifs_client
 from connector.stores.reconciling import SourceReport
 from connector.stores.registry import get_store
+
+log = logging.getLogger(__name__)
+
+#: How long a reconciliation waits out rate limits and outages per source before it reports
+#: the source as not reconciled.
+PATIENCE_S = 600.0
 
 
 @dataclass
@@ -30,25 +45,41 @@ class Reconciliation:
     def unexplained(self) -> int:
         return sum(s.unexplained for s in self.sources)
 
+    @property
+    def errors(self) -> list[SourceReport]:
+        """Sources that could not be reconciled (their ``error`` says why)."""
+        return [s for s in self.sources if s.error]
+
     def as_dict(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "unexplained": self.unexplained,
+                "not_reconciled": [s.source for s in self.errors],
                 "sources": [s.as_dict() for s in self.sources]}
 
 
-def reconcile(tenant_name: str) -> Reconciliation:
+def reconcile(tenant_name: str, *, patience_s: float = PATIENCE_S) -> Reconciliation:
     with session_scope() as s:
         tenant = s.scalar(select(Tenant).where(Tenant.name == tenant_name))
         if tenant is None:
             raise ValueError(f"unknown tenant {tenant_name!r}")
         sources = list(s.scalars(select(Source).where(Source.tenant_id == tenant.id)
                                  .order_by(Source.id)))
-    client = ifs_client(tenant)
-    client.budget = None  # an operator's one-off read; not worth throttling against the fleet
+    client = ifs_client(tenant, "background")
     reports = []
     for source in sources:
         fn = get_store(source.system).reconcile
-        if fn is not None:
-            reports.append(fn(tenant, source, client))
+        if fn is None:
+            continue
+        try:
+            with patience(patience_s):
+                reports.append(fn(tenant, source, client))
+        except ConnectorError as exc:
+            log.warning("reconcile %s/%s: %s", tenant.name, source.name, exc)
+            reports.append(SourceReport(source.name, source.system, error=str(exc)))
+        except Exception as exc:  # a bug or bad data in one source must not hide the others
+            log.warning("reconcile %s/%s failed: %s: %s", tenant.name, source.name,
+                        type(exc).__name__, exc)
+            reports.append(SourceReport(source.name, source.system,
+                                        error=f"{type(exc).__name__}: {exc}"))
     return Reconciliation(tenant.name, reports)
 
 
@@ -72,8 +103,12 @@ def render(rec: Reconciliation) -> str:
     out = [f"Reconciliation for tenant {rec.tenant}"]
     for r in rec.sources:
         out.append(f"  {r.source} ({r.system})")
+        if r.error:
+            out.append(f"    NOT RECONCILED: could not read it: {r.error}")
+            continue
         out.append(f"    orders in store: {r.store_orders:>6}   net {format_nets(r.store_net)}")
         out.append(f"    orders in IFS:   {r.ifs_orders:>6}   net {format_nets(r.ifs_net)}")
+        out.append(f"    orders equal to the cent: {r.orders_exact} of {r.ifs_orders}")
         if r.vouchers:
             out.append("    vouchers: " + ", ".join(f"{k} {v}" for k, v in r.vouchers.items()))
         out.append(f"    customers linked: {r.store_customers_linked}")
@@ -91,4 +126,6 @@ def render(rec: Reconciliation) -> str:
         for po in r.extra:
             out.append(f"    UNEXPLAINED: IFS record {po} has no store counterpart")
     out.append(f"Unexplained differences: {rec.unexplained}")
+    if rec.errors:
+        out.append(f"Sources not reconciled: {', '.join(r.source for r in rec.errors)}")
     return "\n".join(out)

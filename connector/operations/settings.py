@@ -50,6 +50,20 @@ def _text_map(value: Any) -> str | None:
     return 'must be a JSON object of texts, e.g. {"A": "B"}'
 
 
+def _int_map(value: Any) -> str | None:
+    if isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 6
+            for k, v in value.items()):
+        return None
+    return 'must be a JSON object of currency → decimals (0-6), e.g. {"HUF": 0}'
+
+
+def _url(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+        return None
+    return "must be a URL starting with http:// or https://"
+
+
 def _labels(value: Any) -> str | None:
     problem = _text_map(value)
     if problem:
@@ -72,6 +86,10 @@ TENANT_SETTINGS: dict[str, Check] = {
     "default_country": _text, "default_language": _text,
     "email_method_id": _text, "phone_method_id": _text,
     "bc_customer_policy": _choice("skip", "create"), "bc_order_labels": _labels,
+    # money and identity (docs/money.md)
+    "handling_charge_type": _text, "wrapping_charge_type": _text, "rounding_charge_type": _text,
+    "price_decimals": _int_at_least(0), "currency_decimals": _int_map,
+    "customer_id_prefix": _text,
     # issue 14: the write-intent journal and the voucher change set
     "adopt_existing_ifs_records": _bool, "voucher_mode": _choice("batch", "steps"),
 }
@@ -79,7 +97,8 @@ TENANT_SETTINGS: dict[str, Check] = {
 SOURCE_SETTINGS: dict[str, Check] = {
     "id_prefix": _text, "use_oauth1": _bool, "order_by_modified": _bool,
     "overlap_s": _int_at_least(0), "customer_scan_interval_s": _int_at_least(5),
-    "hook_destination": _text,
+    "customer_interval_s": _int_at_least(5), "request_budget_per_min": _int_at_least(1),
+    "hook_destination": _text, "oauth_signed_url": _url,
 }
 
 

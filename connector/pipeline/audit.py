@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from connector.db import session_scope
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, OutcomeUnknown
 from connector.logs import scrub
 from connector.models import Alert, AuditEvent
 from connector.pipeline import notify
@@ -166,6 +166,11 @@ class WriteContext:
     def write(self, action: str, ifs_key: str | None, fn: Callable[[], T]) -> T:
         try:
             result = fn()
+        except OutcomeUnknown as exc:
+            # The write may have happened: "unknown", re-read by natural key before a retry.
+            self.record(action, "unknown", ifs_key=ifs_key, http_status=exc.status,
+                        detail=str(exc))
+            raise
         except ConnectorError as exc:
             self.record(action, "error", ifs_key=ifs_key, http_status=exc.status,
                         detail=str(exc))

@@ -28,8 +28,9 @@ from connector.ifs.batch import BatchRequest
 from connector.ifs.client import IfsODataClient
 from connector.ifs.odata import filter_eq, odata_key
 from connector.models import FAILED, Source, StagedRecord, Tenant
-from connector.pipeline import intents
+from connector.pipeline import intents, records
 from connector.pipeline.audit import WriteContext
+from connector.pipeline.identity import ensure_own_customer
 from connector.pipeline.links import (
     LinkSnapshot,
     get_link,
@@ -129,14 +130,14 @@ class PlanExecutor:
             _, etag = self.patch_owned(CUSTOMERS, "CustomerInfoSet", key, owned, link.etag)
             return cid, etag, {**link.details, "owned": owned}
         look_up, _ = self.intend("customer", cid, plan)
-        found = self.client.get(CUSTOMERS, "CustomerInfoSet", key) if look_up else None
+        found = self.own_customer(cid) if look_up else None
         if found is None and plan.get("email"):
             # A customer keyed in IFS by hand with the same e-mail (found by enrichment) is
             # the same buyer: link to it instead of creating a duplicate.
             with session_scope() as s:
                 known = lookup_customer_by_email(s, self.tenant.id, str(plan["email"]))
             if known and known != cid:
-                matched = self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": known})
+                matched = self.own_customer(known)
                 if matched is not None:
                     self.ctx.record("adopt", "ok", ifs_key=known, http_status=200,
                                     detail=f"matched existing IFS customer {known} by e-mail")
@@ -169,7 +170,7 @@ class PlanExecutor:
         except ConnectorError:
             # Created meanwhile by another worker (two orders of one buyer loading at once, or
             # the buyer's own customer record): adopt it instead of failing.
-            again = self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": cid})
+            again = self.own_customer(cid)
             if again is None:
                 raise
             self.ctx.record("adopt", "ok", ifs_key=cid, http_status=200,
@@ -179,9 +180,21 @@ class PlanExecutor:
         self.completed("customer", cid, cid)
         return responses[0].etag
 
+    def own_customer(self, cid: str) -> tuple[dict[str, Any], str | None] | None:
+        """The IFS customer ``cid`` and its ETag when it exists and belongs to the tenant's
+        company; None when it does not exist. A customer of another company is never linked
+        or patched: the record fails naming the conflict (``identity``, docs/money.md §3)."""
+        found = self.client.get(CUSTOMERS, "CustomerInfoSet", {"CustomerId": cid})
+        if found is not None:
+            ensure_own_customer(self.client, cid, found[0], self.tenant.company,
+                                self.tenant.name)
+        return found
+
     def ensure_inline_customer(self, plan: dict[str, Any]) -> str:
-        """A customer that has no store record of its own (a guest): the e-mail index first,
-        then the journal; a lookup only when an earlier attempt's outcome is unknown."""
+        """A customer that has no store record of its own (a guest): the e-mail index first
+        (it points only at customers of the tenant's company that exist in IFS), then the
+        journal; a lookup only when an earlier attempt's outcome is unknown. Returns the
+        customer the order must use."""
         cid = str(plan["customer_id"])
         email = str(plan.get("email") or "")
         if email:
@@ -191,8 +204,7 @@ class PlanExecutor:
                 return known  # a repeat buyer (ours or found in IFS by enrichment): no request
         look_up, done = self.intend("customer", cid, plan)
         if done is None:
-            exists = look_up and self.client.get(
-                CUSTOMERS, "CustomerInfoSet", {"CustomerId": cid}) is not None
+            exists = look_up and self.own_customer(cid) is not None
             if exists:
                 self.completed("customer", cid, cid)
             else:
@@ -218,7 +230,7 @@ class PlanExecutor:
                 select(StagedRecord).where(
                     StagedRecord.source_id == self.source.id, StagedRecord.entity == entity,
                     StagedRecord.external_id == external_id)
-                .order_by(StagedRecord.version.desc()).limit(1))
+                .order_by(*records.newest_first()).limit(1))
             pending_id = pending.id if pending is not None else None
             state = pending.state if pending is not None else None
             reason = pending.last_error if pending is not None else None

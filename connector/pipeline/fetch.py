@@ -9,6 +9,9 @@ continues with nothing lost.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,7 +23,7 @@ from connector.logformat import bind
 from connector.logs import scrub
 from connector.models import Source, SyncCursor
 from connector.pipeline.audit import SOURCE_AUTH_FAILED, audit, raise_alert, resolve_alerts
-from connector.pipeline.dispatch import finish_fetch
+from connector.pipeline.dispatch import claim_now, finish_fetch, lease_s, owned_by, renew_lease
 from connector.stores.registry import get_store
 
 log = logging.getLogger(__name__)
@@ -34,43 +37,101 @@ class FetchResult:
     paused: bool = False
 
 
-def run_fetch(source_id: int, stream: str, *, max_rows: int = MAX_ROWS_PER_RUN) -> FetchResult:
-    """Read one bounded window of changes and stage it. Retryable errors propagate (the task
-    retries); auth errors pause the source. The stream is released in every case."""
+def run_fetch(source_id: int, stream: str, *, token: str | None = None,
+              max_rows: int = MAX_ROWS_PER_RUN) -> FetchResult:
+    """Read one bounded window of changes and stage it, holding the stream's lease (renewed
+    while the store is read). ``token`` is the claim dispatch made; a message whose claim is
+    no longer the cursor's (a stale copy) does nothing; without one (a direct run) the stream
+    is claimed here if it is free. Retryable errors propagate with the
+    stream still claimed: the task extends the lease over its wait (:func:`hold_for_retry`)
+    or releases it when it gives up (:func:`release`). Auth errors pause the source."""
+    if token is None:  # a direct run (tooling, tests): claim the stream if it is free
+        with session_scope() as s:
+            token = claim_now(s, source_id, stream)
+        if token is None:
+            log.info("fetch %s/%s: another fetch holds the stream; nothing to do", source_id,
+                     stream)
+            return FetchResult(0, False)
     with session_scope() as s:
+        if not renew_lease(s, source_id, stream, token, lease_s()):
+            log.info("fetch %s/%s: claim %s is not the stream's; nothing to do", source_id,
+                     stream, token)
+            return FetchResult(0, False)
         source = s.get(Source, source_id)
-        if source is None or source.status != "active":
-            _release(source_id, stream, error=None, more=False)
-            return FetchResult(0, False, paused=source is not None)
-        system, tenant_id = source.system, source.tenant_id
+        system = source.system if source is not None else ""
+        active = source is not None and source.status == "active"
+        tenant_id = source.tenant_id if source is not None else None
+    if not active:
+        release(source_id, stream, token, error=None)
+        return FetchResult(0, False, paused=source is not None)
+    assert tenant_id is not None
     bind(tenant=tenant_id, source=source_id)
     try:
         fn = get_store(system).stream(stream).fetch
-        staged, more = fn(source_id, max_rows=max_rows)
+        with _renewing(source_id, stream, token):
+            staged, more = fn(source_id, max_rows=max_rows)
     except AuthError as exc:
         pause_for_auth(source_id, exc)
-        _release(source_id, stream, error=str(exc), more=False)
+        release(source_id, stream, token, error=str(exc))
         return FetchResult(0, False, paused=True)
     except VaultError as exc:
         pause_for_vault(source_id)
-        _release(source_id, stream, error=str(exc), more=False)
+        release(source_id, stream, token, error=str(exc))
         return FetchResult(0, False, paused=True)
     except ConnectorError as exc:
-        _release(source_id, stream, error=str(exc), more=False)
+        if not exc.retryable:
+            release(source_id, stream, token, error=str(exc))
         raise
     except Exception as exc:
-        _release(source_id, stream, error=f"{type(exc).__name__}: {exc}", more=False)
+        release(source_id, stream, token, error=f"{type(exc).__name__}: {exc}")
         raise
-    _release(source_id, stream, error=None, more=more)
+    release(source_id, stream, token, error=None, more=more)
     with session_scope() as s:  # the store takes our key again
         resolve_alerts(s, tenant_id=tenant_id, source_id=source_id, kind=SOURCE_AUTH_FAILED)
     return FetchResult(staged, more)
 
 
-def _release(source_id: int, stream: str, *, error: str | None, more: bool) -> None:
+@contextmanager
+def _renewing(source_id: int, stream: str, token: str | None) -> Iterator[None]:
+    """Renew the stream's lease every third of its length while the body runs (a thread of
+    this process: when the process dies, renewal stops and the lease lapses)."""
+    stop = threading.Event()
+    every = max(1.0, lease_s() / 3)
+
+    def renew() -> None:
+        while not stop.wait(every):
+            try:
+                with session_scope() as s:
+                    renew_lease(s, source_id, stream, token, lease_s())
+            except Exception as exc:  # a lost database: the next round tries again
+                log.warning("fetch %s/%s: lease renewal failed: %s", source_id, stream,
+                            type(exc).__name__)
+
+    thread = threading.Thread(target=renew, name=f"lease-{source_id}-{stream}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def hold_for_retry(source_id: int, stream: str, token: str | None, wait_s: float,
+                   error: str) -> None:
+    """The fetch waits ``wait_s`` to retry: keep the stream claimed over the wait (plus one
+    lease), so dispatch does not start a second fetch of it meanwhile."""
     with session_scope() as s:
-        cursor = s.scalar(select(SyncCursor).where(SyncCursor.source_id == source_id,
-                                                   SyncCursor.stream == stream))
+        renew_lease(s, source_id, stream, token, wait_s + lease_s())
+        cursor = s.scalar(select(SyncCursor).where(owned_by(source_id, stream, token)))
+        if cursor is not None:
+            cursor.last_error = error
+
+
+def release(source_id: int, stream: str, token: str | None, *, error: str | None,
+            more: bool = False) -> None:
+    """End the claim ``token`` on the stream (a stale token releases nothing)."""
+    with session_scope() as s:
+        cursor = s.scalar(select(SyncCursor).where(owned_by(source_id, stream, token)))
         if cursor is not None:
             finish_fetch(cursor, error=error, more=more)
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from connector import metrics
 from connector.db import get_engine, session_scope
 from connector.errors import Conflict
+from connector.fleetbudget import FleetBudget, class_of_origin
 from connector.logformat import bind, correlation_id
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import intents, records
@@ -29,7 +30,7 @@ from connector.pipeline.links import get_link, index_customer, save_link, snapsh
 from connector.pipeline.records import Parked
 from connector.pipeline.targets import ifs_actor, ifs_client
 from connector.pipeline.transform import plan_record
-from connector.ratelimit import PrepaidBudget, RedisBudget
+from connector.ratelimit import Budget, PrepaidBudget
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class ReserveOnFirstRequest(PrepaidBudget):
     """A load's budget: nothing is taken until the first request, which reserves the plan's
     expected cost at once (as :meth:`PrepaidBudget.reserve`)."""
 
-    def __init__(self, budget: RedisBudget, cost: int) -> None:
+    def __init__(self, budget: Budget, cost: int) -> None:
         super().__init__(budget, 0)
         self.cost = cost
         self.reserved = False
@@ -134,7 +135,8 @@ def _load_locked(staged_id: int) -> LoadResult:
         if rec.plan is None and not plan_record(s, rec):
             return LoadResult(rec.state, detail=rec.last_error or "")
         link = get_link(s, rec.source_id, rec.entity, rec.external_id)
-        if link is not None and link.last_version is not None and rec.version <= link.last_version:
+        if link is not None and link.last_version is not None and not records.is_newer_than(
+                s, rec, link.last_version):
             records.mark_superseded(
                 s, rec, f"version {rec.version} is not newer than the applied {link.last_version}")
             return LoadResult(rec.state)
@@ -149,8 +151,9 @@ def _load_locked(staged_id: int) -> LoadResult:
         ctx = WriteContext(tenant.id, source.id, rec.entity, rec.external_id,
                            ifs_actor(tenant, source))
         version, chash = rec.version, rec.content_hash
-    client = ifs_client(tenant)
-    if isinstance(client.budget, RedisBudget):
+        budget_class = class_of_origin(rec.origin)
+    client = ifs_client(tenant, budget_class)
+    if isinstance(client.budget, FleetBudget):
         # Reserve the plan's usual cost at its first request (raises RateLimited to defer), so
         # a load that needs no request (a record seen again unchanged) takes no token. A plan
         # that knows it needs more (an inline buyer, a voucher with a label) says so, so that

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import String, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from connector import metrics
 from connector.logformat import correlation_id
@@ -99,9 +100,19 @@ def latest_hash(session: Session, source_id: int, entity: str, external_id: str)
         select(StagedRecord.content_hash)
         .where(StagedRecord.source_id == source_id, StagedRecord.entity == entity,
                StagedRecord.external_id == external_id)
-        .order_by(StagedRecord.version.desc())
+        .order_by(*newest_first())
         .limit(1)
     )
+
+
+def version_staged(session: Session, source_id: int, entity: str, external_id: str,
+                   version: str) -> bool:
+    """This version of the store record is staged already (whatever its state)."""
+    return session.scalar(
+        select(StagedRecord.id).where(
+            StagedRecord.source_id == source_id, StagedRecord.entity == entity,
+            StagedRecord.external_id == external_id, StagedRecord.version == version).limit(1)
+    ) is not None
 
 
 def known_ids(session: Session, source_id: int, entity: str, ids: Sequence[str]) -> set[str]:
@@ -125,6 +136,8 @@ def finish(session: Session, record: StagedRecord, state: str, *, reason: str | 
     record.error_kind = kind
     record.enqueued_at = None
     metrics.record_finished(state)
+    if state != FAILED:  # a failed row keeps when it started failing; replay clears it
+        record.failing_since = None
 
 
 def mark_done(session: Session, record: StagedRecord) -> None:
@@ -134,7 +147,8 @@ def mark_done(session: Session, record: StagedRecord) -> None:
 def mark_done_by_id(session: Session, staged_id: int) -> None:
     """:func:`mark_done` without loading the row (its payload and plan stay in Postgres)."""
     session.execute(update(StagedRecord).where(StagedRecord.id == staged_id)
-                    .values(state=DONE, last_error=None, error_kind=None, enqueued_at=None))
+                    .values(state=DONE, last_error=None, error_kind=None, enqueued_at=None,
+                            failing_since=None))
     metrics.record_finished(DONE)
 
 
@@ -150,6 +164,33 @@ def mark_superseded(session: Session, record: StagedRecord, reason: str) -> None
     finish(session, record, SUPERSEDED, reason=reason)
 
 
+# Versions order by what happened (issue 13, seen 8): by modification time, and within the same
+# time by the order in which we saw them — the staged row's id, a monotonic sequence — never by
+# the content hash some versions carry after the time (``2025-03-14T09:05:40#3f9a…``).
+version_time_column: ColumnElement[str] = func.split_part(StagedRecord.version, "#", 1,
+                                                          type_=String)
+
+
+def version_time(version: str) -> str:
+    """The time part of a version string (``stamp#hash`` → ``stamp``)."""
+    return version.split("#", 1)[0]
+
+
+def newest_first() -> tuple[Any, Any]:
+    """ORDER BY terms for "latest version first"."""
+    return version_time_column.desc(), StagedRecord.id.desc()
+
+
+def oldest_first() -> tuple[Any, Any]:
+    return version_time_column.asc(), StagedRecord.id.asc()
+
+
+def _later_than(record: StagedRecord) -> Any:
+    when = literal(version_time(record.version), String)
+    return or_(version_time_column > when,
+               and_(version_time_column == when, StagedRecord.id > record.id))
+
+
 def newer_version_exists(session: Session, record: StagedRecord) -> bool:
     """A newer version of the same store record is staged and not failed: it will do the work."""
     found = session.scalar(
@@ -157,7 +198,7 @@ def newer_version_exists(session: Session, record: StagedRecord) -> bool:
             StagedRecord.source_id == record.source_id,
             StagedRecord.entity == record.entity,
             StagedRecord.external_id == record.external_id,
-            StagedRecord.version > record.version,
+            _later_than(record),
             StagedRecord.state.in_([PENDING, DONE]),
         ).limit(1)
     )
@@ -200,6 +241,25 @@ def claim_statement(tenant_id: int, *, room: int, cap: int, stale: datetime,
             .returning(StagedRecord.id, StagedRecord.entity))
 
 
+def is_newer_than(session: Session, record: StagedRecord, applied_version: str) -> bool:
+    """Whether ``record`` happened after the version already applied to IFS (the link's
+    ``last_version``): a later time, or the same time and seen later."""
+    if record.version == applied_version:
+        return False
+    mine, theirs = version_time(record.version), version_time(applied_version)
+    if mine != theirs:
+        return mine > theirs
+    applied_id = session.scalar(select(StagedRecord.id).where(
+        StagedRecord.source_id == record.source_id, StagedRecord.entity == record.entity,
+        StagedRecord.external_id == record.external_id,
+        StagedRecord.version == applied_version))
+    return applied_id is None or record.id > applied_id
+
+
+#: Advisory lock class of the pump (with the tenant id as the second key).
+PUMP_LOCK = 0x6D6C63  # "mlc"
+
+
 def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: int,
                   tenant_id: int | None = None, limit: int = 1000) -> list[int]:
     """Pick pending rows to hand to the transform queue, respecting each tenant's in-flight
@@ -220,6 +280,11 @@ def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: 
         cap = limit - len(claimed)
         if cap <= 0:
             break
+        # One pump at a time per tenant (until this transaction commits): the in-flight count
+        # of the claim statement then sees every earlier pump's claims, so two pumps at once
+        # never hand out more than the cap.
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(PUMP_LOCK, tid))):
+            continue  # another pump is filling this tenant's room right now
         stmt = claim_statement(tid, room=inflight_per_tenant, cap=cap, stale=stale, now=now)
         rows = session.execute(stmt).tuples().all()
         claimed.extend(i for _, i in sorted((entity != "customer", i) for i, entity in rows))
@@ -237,6 +302,30 @@ def touch(staged_id: int, seconds: float) -> None:
                   .values(enqueued_at=func.now() + timedelta(seconds=seconds)))
 
 
+def note_failure(staged_id: int, retry_in: float) -> datetime | None:
+    """A retryable failure of a row: keep it in flight until its retry is due (like
+    :func:`touch`) and remember when its run of failures began. Returns that time (None when
+    the row is no longer pending)."""
+    from connector.db import session_scope
+
+    with session_scope() as s:
+        since = s.execute(
+            update(StagedRecord)
+            .where(StagedRecord.id == staged_id, StagedRecord.state == PENDING)
+            .values(enqueued_at=func.now() + timedelta(seconds=retry_in),
+                    failing_since=func.coalesce(StagedRecord.failing_since, func.now()))
+            .returning(StagedRecord.failing_since)).scalar()
+    return since
+
+
+def failing_since(staged_id: int) -> datetime | None:
+    """When the row's current run of retryable failures began (None: it is not failing)."""
+    from connector.db import session_scope
+
+    with session_scope() as s:
+        return s.scalar(select(StagedRecord.failing_since).where(StagedRecord.id == staged_id))
+
+
 REPLAYABLE = (FAILED, PARKED)
 
 
@@ -248,7 +337,7 @@ def replay(session: Session, *, tenant_id: int, ids: Sequence[int] | None = None
     stmt = (update(StagedRecord)
             .where(StagedRecord.tenant_id == tenant_id, StagedRecord.state.in_(list(states)))
             .values(state=PENDING, enqueued_at=None, last_error=None, error_kind=None,
-                    plan=None))
+                    plan=None, failing_since=None))
     if ids:
         stmt = stmt.where(StagedRecord.id.in_(list(ids)))
     if source_id is not None:

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from connector.config import Secret, get_settings
 from connector.crypto import Vault, VaultError
 from connector.errors import AuthError
+from connector.fleetbudget import FleetBudget
 from connector.handles import get_redis, get_vault, on_reset
 from connector.ifs.auth import IfsTokenManager, RedisTokenCache
 from connector.ifs.client import IfsODataClient
 from connector.models import Source, Tenant
 from connector.pipeline.audit import audit_operator
-from connector.ratelimit import RedisBudget
 from connector.stores.mapping import MappingContext
 from connector.stores.registry import get_store
 
@@ -25,12 +25,13 @@ _clients: dict[tuple[int, str], IfsODataClient] = {}
 on_reset(_clients.clear)
 
 
-def ifs_client(tenant: Tenant) -> IfsODataClient:
+def ifs_client(tenant: Tenant, budget_class: str = "interactive") -> IfsODataClient:
     """The tenant's IFS client: fleet-wide token cache and request budget in Redis.
 
     One client per tenant and process, rebuilt when the target changes, so the token stays
     memoised in the process and the HTTP connection is reused across loads. Each call returns
-    a shallow copy whose budget the caller may replace (loads reserve theirs up front).
+    a shallow copy whose budget the caller may replace (loads reserve theirs up front), drawing
+    on the budget as ``budget_class`` (``interactive``, ``bulk`` or ``background``).
     """
     import copy
     import json
@@ -43,7 +44,16 @@ def ifs_client(tenant: Tenant) -> IfsODataClient:
             del _clients[old]
         client = _build_ifs_client(tenant)
         _clients[key] = client
-    return copy.copy(client)
+    view = copy.copy(client)
+    if isinstance(view.budget, FleetBudget):
+        view.budget = view.budget.for_class(budget_class)
+    return view
+
+
+def fleet_budget(key: str, rate_per_min: int, budget_class: str = "interactive") -> FleetBudget:
+    """The fleet-wide budget ``key`` (e.g. ``ifs:tenant-7``) with the configured shares."""
+    return FleetBudget(get_redis(), key, rate_per_min, budget_class=budget_class,
+                       shares=dict(get_settings().budget_shares))
 
 
 def _build_ifs_client(tenant: Tenant) -> IfsODataClient:
@@ -66,8 +76,8 @@ def _build_ifs_client(tenant: Tenant) -> IfsODataClient:
         client_secret=Secret(secret),
         cache=RedisTokenCache(redis, vault, f"tenant-{tenant.id}"),
     )
-    budget = RedisBudget(redis, f"ifs:tenant-{tenant.id}",
-                         int(settings.get("budget_per_min") or get_settings().ifs_budget_per_min))
+    budget = fleet_budget(f"ifs:tenant-{tenant.id}",
+                          int(settings.get("budget_per_min") or get_settings().ifs_budget_per_min))
     return IfsODataClient(settings["base_url"], tokens,
                           page_size=int(settings.get("page_size", 1000)), budget=budget)
 

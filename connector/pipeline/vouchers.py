@@ -32,6 +32,7 @@ from connector.errors import Conflict, DataError, Transient
 from connector.ifs.odata import odata_key
 from connector.ifs.vouchers import VoucherPlan, VoucherRow, VoucherWizard
 from connector.models import FAILED, PARKED, RecordLink, StagedRecord
+from connector.pipeline import records
 from connector.pipeline.links import LinkSnapshot, remember_order_label
 from connector.pipeline.records import Parked
 
@@ -116,7 +117,7 @@ def _apply_label(executor: PlanExecutor, plan: dict[str, Any]) -> str | None:
         latest = s.scalar(select(StagedRecord).where(
             StagedRecord.source_id == executor.source.id, StagedRecord.entity == "order",
             StagedRecord.external_id == order_id)
-            .order_by(StagedRecord.version.desc()).limit(1))
+            .order_by(*records.newest_first()).limit(1))
         state = latest.state if latest is not None else None
         reason = latest.last_error if latest is not None else None
     event = plan.get("event", "event")

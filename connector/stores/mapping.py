@@ -36,6 +36,17 @@ class MappingContext:
     shipping_charge_type: str = "FREIGHT"
     fee_charge_type: str = "FEE"
     discount_charge_type: str = "DISCOUNT"
+    handling_charge_type: str = "FEE"
+    wrapping_charge_type: str = "FEE"
+    rounding_charge_type: str = "ROUNDING"
+    #: Places of ``SaleUnitPrice`` the tenant's IFS accepts (docs/money.md); a unit price that
+    #: does not divide exactly is posted with a rounding charge for the remainder.
+    price_decimals: int = 4
+    #: Minor units per currency where they differ from ISO 4217 (money.CURRENCY_DECIMALS).
+    currency_decimals: dict[str, int] = field(default_factory=dict)
+    #: Put in front of every CustomerId this tenant creates, so that ids cannot collide with
+    #: another company's customers in the same IFS instance (docs/configuration.md).
+    customer_id_prefix: str = ""
     shipping_part: str = "SHIPPING"
     fee_part: str = "FEE"
     discount_part: str = "DISCOUNT"
@@ -45,6 +56,11 @@ class MappingContext:
     wanted_delivery_days: int = 3
     email_method_id: str = "E_MAIL"
     phone_method_id: str = "PHONE"
+
+    @property
+    def customer_prefix(self) -> str:
+        """The prefix of this tenant's CustomerIds: ``customer_id_prefix`` + the source's."""
+        return f"{self.customer_id_prefix}{self.prefix}"
 
     @classmethod
     def build(cls, *, company: str, ifs_settings: dict[str, Any], tenant_settings: dict[str, Any],
@@ -60,6 +76,13 @@ class MappingContext:
                 kwargs[name] = ifs_settings[name]
         if "allowed_currencies" in kwargs:
             kwargs["allowed_currencies"] = tuple(kwargs["allowed_currencies"])
+        if "price_decimals" in kwargs:
+            kwargs["price_decimals"] = int(kwargs["price_decimals"])
+        if "currency_decimals" in kwargs:
+            kwargs["currency_decimals"] = {str(k).upper(): int(v) for k, v in
+                                           dict(kwargs["currency_decimals"] or {}).items()}
+        if "customer_id_prefix" in kwargs:
+            kwargs["customer_id_prefix"] = str(kwargs["customer_id_prefix"] or "").strip()
         return cls(
             company=company,
             site=str(merged.get("site") or ifs_settings.get("site") or ""),

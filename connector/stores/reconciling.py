@@ -34,12 +34,16 @@ class SourceReport:
     ifs_orders: int = 0
     store_net: dict[str, str] = field(default_factory=dict)
     ifs_net: dict[str, str] = field(default_factory=dict)
+    #: Orders in both systems whose IFS net (lines + charges) equals the store's net exactly.
+    orders_exact: int = 0
     store_customers_linked: int = 0
     explained: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     mismatched: list[dict[str, Any]] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     vouchers: dict[str, int] = field(default_factory=dict)
+    #: Why the source could not be reconciled (None: it was)
+    error: str | None = None
 
     @property
     def unexplained(self) -> int:
@@ -121,13 +125,16 @@ def compare_orders(report: SourceReport, store: list[tuple[str, str, str, Decima
             else:
                 report.missing.append(store_id)
             continue
-        if abs(ifs_order["_net"] - expected) > CENT * max(1, int(ifs_order["_lines"])):
+        # Money to the cent, per order (docs/money.md): no tolerance per line.
+        if ifs_order["_net"] != expected:
             why = reasons.get(("order", store_id))
             if why is not None:  # e.g. a sequential load that failed half-way: replay it
                 report.explained.append(why)
                 continue
             report.mismatched.append({"store_id": store_id, "po": po, "store_net": str(expected),
-                                      "ifs_net": str(ifs_order["_net"].quantize(CENT))})
+                                      "ifs_net": str(ifs_order["_net"])})
+            continue
+        report.orders_exact += 1
     report.extra = sorted(set(in_ifs) - {po for _, po, _, _ in store})
 
 

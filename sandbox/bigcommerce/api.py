@@ -197,10 +197,15 @@ class ApiRoutes:
                         return _json(s.render())
             raise BcError(404, "The requested resource was not found.")
 
-        @api.get("/v2/orders/<int:order_id>/coupons")
         @api.get("/v2/orders/<int:order_id>/fees")
+        def v2_fees(order_id: int) -> Response:
+            self._require("orders")
+            with lock:
+                return _v2_list(store.order(order_id).render_fees())
+
+        @api.get("/v2/orders/<int:order_id>/coupons")
         def v2_empty_collection(order_id: int) -> Response:
-            # Sandbox orders carry no coupons or fees: an empty v2 list is 204 (§2).
+            # Sandbox orders carry no coupons: an empty v2 list is 204 (§2).
             self._require("orders")
             with lock:
                 store.order(order_id)

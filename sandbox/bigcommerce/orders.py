@@ -212,6 +212,14 @@ class Order:
     shipments: list[Shipment] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    # Money beyond products and shipping (bc "Money fields"): handling, gift wrapping, fee
+    # lines (ex tax; taxed at the order's rate), and the payment means store credit and gift
+    # certificates (they pay part of the order, they do not change its value).
+    handling_cost_ex_tax: Decimal = ZERO
+    wrapping_cost_ex_tax: Decimal = ZERO
+    fees: list[dict[str, Any]] = field(default_factory=list)
+    store_credit_amount: Decimal = ZERO
+    gift_certificate_amount: Decimal = ZERO
 
     @property
     def order_address_id(self) -> int:
@@ -225,9 +233,20 @@ class Order:
         discount_tax = sum((ln.discount_tax for ln in self.lines), ZERO)
         ship_ex = self.shipping_cost_ex_tax
         ship_tax = q2(ship_ex * self.tax_rate)
-        total_ex = subtotal_ex + ship_ex - discount
-        total_tax = subtotal_tax + ship_tax - discount_tax
+        handling_tax = q2(self.handling_cost_ex_tax * self.tax_rate)
+        wrapping_tax = q2(self.wrapping_cost_ex_tax * self.tax_rate)
+        fees_ex = sum((Decimal(str(f["cost_ex_tax"])) for f in self.fees), ZERO)
+        fees_tax = sum((q2(Decimal(str(f["cost_ex_tax"])) * self.tax_rate) for f in self.fees),
+                       ZERO)
+        total_ex = (subtotal_ex + ship_ex - discount + self.handling_cost_ex_tax
+                    + self.wrapping_cost_ex_tax + fees_ex)
+        total_tax = (subtotal_tax + ship_tax - discount_tax + handling_tax + wrapping_tax
+                     + fees_tax)
         return {
+            "handling_cost_ex_tax": self.handling_cost_ex_tax,
+            "handling_cost_tax": handling_tax,
+            "wrapping_cost_ex_tax": self.wrapping_cost_ex_tax,
+            "wrapping_cost_tax": wrapping_tax,
             "subtotal_ex_tax": subtotal_ex,
             "subtotal_tax": subtotal_tax,
             "subtotal_inc_tax": subtotal_ex + subtotal_tax,
@@ -239,6 +258,12 @@ class Order:
             "total_tax": total_tax,
             "total_inc_tax": total_ex + total_tax,
         }
+
+    def amount_due(self) -> Decimal:
+        """What the payment gateway collects: the total less store credit and gift
+        certificates (means of payment, not part of the order's value)."""
+        return (self.totals()["total_inc_tax"] - self.store_credit_amount
+                - self.gift_certificate_amount)
 
     @property
     def captured(self) -> Decimal:
@@ -284,16 +309,17 @@ class Order:
             "shipping_cost_inc_tax": money(t["shipping_cost_inc_tax"]),
             "shipping_cost_tax": money(t["shipping_cost_tax"]),
             "shipping_cost_tax_class_id": 2,
-            "base_handling_cost": zero,
-            "handling_cost_ex_tax": zero,
-            "handling_cost_inc_tax": zero,
-            "handling_cost_tax": zero,
+            "base_handling_cost": money(t["handling_cost_ex_tax"]),
+            "handling_cost_ex_tax": money(t["handling_cost_ex_tax"]),
+            "handling_cost_inc_tax": money(t["handling_cost_ex_tax"] + t["handling_cost_tax"]),
+            "handling_cost_tax": money(t["handling_cost_tax"]),
             "handling_cost_tax_class_id": 2,
-            "base_wrapping_cost": zero,
-            "wrapping_cost_ex_tax": zero,
-            "wrapping_cost_inc_tax": zero,
-            "wrapping_cost_tax": zero,
+            "base_wrapping_cost": money(t["wrapping_cost_ex_tax"]),
+            "wrapping_cost_ex_tax": money(t["wrapping_cost_ex_tax"]),
+            "wrapping_cost_inc_tax": money(t["wrapping_cost_ex_tax"] + t["wrapping_cost_tax"]),
+            "wrapping_cost_tax": money(t["wrapping_cost_tax"]),
             "wrapping_cost_tax_class_id": 3,
+            "fees": self.render_fees(),
             "total_ex_tax": money(t["total_ex_tax"]),
             "total_inc_tax": money(t["total_inc_tax"]),
             "total_tax": money(t["total_tax"]),
@@ -303,11 +329,11 @@ class Order:
             "payment_provider_id": (
                 self.transactions[0].gateway_transaction_id if self.transactions else None
             ),
-            "payment_status": self.payment_status(t["total_inc_tax"]),
+            "payment_status": self.payment_status(self.amount_due()),
             "refunded_amount": money(self.refunded),
             "order_is_digital": False,
-            "store_credit_amount": zero,
-            "gift_certificate_amount": zero,
+            "store_credit_amount": money(self.store_credit_amount),
+            "gift_certificate_amount": money(self.gift_certificate_amount),
             "ip_address": self.ip_address,
             "ip_address_v6": "",
             "geoip_country": self.billing_address.get("country", ""),
@@ -347,6 +373,18 @@ class Order:
             "shipping_addresses": link("shipping_addresses"),
             "coupons": link("coupons"),
         }
+
+    def render_fees(self) -> list[dict[str, Any]]:
+        """The order's fee lines (the ``fees`` array; also ``GET /v2/orders/{id}/fees``)."""
+        out = []
+        for number, fee in enumerate(self.fees, start=1):
+            ex = Decimal(str(fee["cost_ex_tax"]))
+            tax = q2(ex * self.tax_rate)
+            out.append({"id": number, "type": fee.get("type", "custom_fee"),
+                        "display_name": fee.get("display_name", "Fee"),
+                        "cost_ex_tax": money(ex), "cost_inc_tax": money(ex + tax),
+                        "cost_tax": money(tax), "source": fee.get("source", "custom")})
+        return out
 
     def render_shipping_address(self, base_url: str, store_hash: str) -> dict[str, Any]:
         t = self.totals()

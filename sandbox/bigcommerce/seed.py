@@ -95,6 +95,10 @@ def random_person(rng: random.Random, n: int) -> dict[str, Any]:
     }
 
 
+#: (quantity, 4-dp unit price ex tax) of bulk lines.
+BULK_LINES = ((1000, Decimal("0.0033")), (3, Decimal("0.3333")), (2500, Decimal("0.0031")))
+
+
 def seed_store(
     store: BcStore,
     *,
@@ -110,6 +114,7 @@ def seed_store(
     days: float = 30.0,
     incomplete_ratio: float = 0.0,
     archived_ratio: float = 0.0,
+    extras_ratio: float = 0.0,
 ) -> dict[str, Any]:
     """Add ``customers`` and ``orders`` to ``store`` without firing webhooks.
 
@@ -117,7 +122,10 @@ def seed_store(
     (status 11, else 7 Awaiting Payment); of the paid orders ``shipments_ratio`` are shipped (some
     only partially) and ``refunds_ratio`` get a partial refund. With several ``currencies`` the
     transactional currency (``default_currency_code``) is drawn from them and about a third of
-    the orders are displayed in another one (``currency_code``).
+    the orders are displayed in another one (``currency_code``). ``extras_ratio`` of the orders
+    carry the money fields beyond products and shipping (bc "Money fields"): a bulk line at a
+    4-dp unit price, a fee line, handling, gift wrapping, and store credit or a gift certificate
+    paying part of them; with the default 0 the generator draws exactly as before.
     """
     unknown = [c for c in currencies if c not in FX_PER_USD]
     if unknown or not currencies:
@@ -192,6 +200,20 @@ def seed_store(
                 if rng.random() < 0.15:
                     line["discount"] = q2(price * qty * Decimal("0.10"))
                 lines.append(line)
+            extras: dict[str, Any] = {}
+            if extras_ratio and rng.random() < extras_ratio:
+                qty, unit = rng.choice(BULK_LINES)
+                lines.append({"product_id": 990, "name": "Washers (bulk)", "sku": "BULK-WSH",
+                              "price": unit, "quantity": qty, "precise": True})
+                extras = {
+                    "fees": [{"display_name": "Payment surcharge",
+                              "cost_ex_tax": q2(Decimal(rng.choice(("1.99", "2.50"))) * fx)}],
+                    "handling_cost_ex_tax": q2(Decimal(rng.choice(("0", "1.00"))) * fx),
+                    "wrapping_cost_ex_tax": q2(Decimal(rng.choice(("0", "2.50", "4.00"))) * fx),
+                }
+                credit = q2(Decimal(rng.choice(("0", "5.00"))) * fx)
+                extras["store_credit_amount" if rng.random() < 0.5
+                       else "gift_certificate_amount"] = credit
             incomplete = bool(incomplete_ratio) and rng.random() < incomplete_ratio
             shipping = Decimal(rng.choice(("0", "4.95", "7.50", "9.99", "14.00")))
             order, _events = store.add_order(
@@ -205,6 +227,7 @@ def seed_store(
                 tax_rate=TAX_RATES.get(country, Decimal("0")),
                 shipping_cost_ex_tax=q2(shipping * fx),
                 date_created=created,
+                **extras,
             )
             order_ids.append(order.id)
             last = created

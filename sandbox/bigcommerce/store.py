@@ -168,9 +168,15 @@ class BcStore:
         date_created: datetime | None = None,
         customer_message: str = "",
         staff_notes: str = "",
+        handling_cost_ex_tax: Decimal = Decimal("0"),
+        wrapping_cost_ex_tax: Decimal = Decimal("0"),
+        fees: list[dict[str, Any]] | None = None,
+        store_credit_amount: Decimal = Decimal("0"),
+        gift_certificate_amount: Decimal = Decimal("0"),
     ) -> tuple[Order, list[Event]]:
-        """Create an order. ``lines`` items: product_id, name, sku, quantity, price (ex tax),
-        optional variant_id and discount (ex-tax amount on that line)."""
+        """Create an order. ``lines`` items: product_id, name, sku, quantity, price (ex tax;
+        4 dp with ``precise``, else cents), optional variant_id and discount (ex-tax amount on
+        that line). ``fees``: ``{"display_name", "cost_ex_tax"}`` each."""
         if customer_id and customer_id not in self.customers:
             raise BcError(422, f"customer {customer_id} does not exist")
         if status_id not in ORDER_STATUSES:
@@ -202,10 +208,17 @@ class BcStore:
             customer_message=customer_message,
             staff_notes=staff_notes,
             cart_id=f"cart-{oid:08d}",
+            handling_cost_ex_tax=q2(handling_cost_ex_tax),
+            wrapping_cost_ex_tax=q2(wrapping_cost_ex_tax),
+            fees=[{**f, "cost_ex_tax": q2(f["cost_ex_tax"])} for f in fees or []],
+            store_credit_amount=q2(store_credit_amount),
+            gift_certificate_amount=q2(gift_certificate_amount),
         )
         for spec in lines:
             quantity = int(spec.get("quantity", 1))
-            price = q2(spec.get("price", "0"))
+            # BigCommerce keeps unit prices at 4 dp (bulk items can cost 0.0033 each).
+            price = (Decimal(str(spec.get("price", "0"))).quantize(Decimal("0.0001"))
+                     if spec.get("precise") else q2(spec.get("price", "0")))
             if quantity < 1 or price < 0:
                 raise BcError(422, "line quantity must be >= 1 and price >= 0")
             line = OrderLine(
@@ -269,7 +282,7 @@ class BcStore:
     ) -> tuple[Transaction, list[Event]]:
         """A capture transaction; a fully paid order waiting for payment moves to 11."""
         order = self.order(order_id)
-        total = order.totals()["total_inc_tax"]
+        total = order.amount_due()
         remaining = total - order.captured
         value = remaining if amount is None else q2(amount)
         if value <= 0 or value > remaining:

@@ -7,6 +7,7 @@ Execution lives in the simulator; this module only deals with the wire format.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -175,6 +176,30 @@ def render_batch(parts: list[BatchResponse | list[BatchResponse]]) -> tuple[str,
             out += _render_response(part) + CRLF
     out += b"--" + boundary.encode() + b"--" + CRLF
     return f"multipart/mixed; boundary={boundary}", bytes(out)
+
+
+def render_json_batch(parts: list[BatchResponse | list[BatchResponse]],
+                      changesets: list[bool]) -> bytes:
+    """The OData 4.01 JSON batch format (``{"responses": [...]}``): a change set's responses
+    share an ``atomicityGroup``; a failed change set is its one error response in the group.
+    ``changesets[i]`` says whether part ``i`` answers a change set."""
+    out: list[dict[str, object]] = []
+    for number, part in enumerate(parts, start=1):
+        group = f"g{number}" if changesets[number - 1] else None
+        for resp in part if isinstance(part, list) else [part]:
+            try:
+                body: object = json.loads(resp.body) if resp.body else None
+            except ValueError:
+                body = resp.body.decode("utf-8", "replace")
+            item: dict[str, object] = {"id": resp.content_id or str(len(out) + 1),
+                                       "status": resp.status,
+                                       "headers": {k.lower(): v for k, v in resp.headers.items()}}
+            if group is not None:
+                item["atomicityGroup"] = group
+            if body is not None:
+                item["body"] = body
+            out.append(item)
+    return json.dumps({"responses": out}).encode()
 
 
 def parse_batch_response(

@@ -39,3 +39,11 @@ class IfsConfig:
     phone_method_id: str = "PHONE"
     default_currency: str = "EUR"
     refresh_ttl_s: int = 1800
+    # Standard OData v4.01 behaviours seen on other servers (reference ifs-cloud.md §11):
+    # "as_asked": a $batch whose Accept asks for application/json (not multipart/mixed) is
+    # answered in the JSON batch format, as SAP CAP and ASP.NET Core OData do; "json": always;
+    # "multipart": never;
+    batch_format: str = "as_asked"
+    # "never" | "navigation" | "always": when @odata.nextLink is relative to the service root
+    # (CAP does it on navigation paths: CustomerOrderSet(...)/OrderLinesArray?$skiptoken=…).
+    relative_next_links: str = "navigation"

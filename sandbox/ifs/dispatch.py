@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from flask import Response, request
 
-from sandbox.common import SimulatorState
+from sandbox.common import SimulatorState, drop_connection
 from sandbox.ifs.batch import (
     BatchRequest,
     BatchResponse,
@@ -19,6 +19,7 @@ from sandbox.ifs.batch import (
     batch_error,
     parse_batch,
     render_batch,
+    render_json_batch,
 )
 from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.model import ENTITIES, PROJECTIONS, ApiResponse, CallContext
@@ -121,6 +122,23 @@ class ProjectionDispatch:
                 out.append(self._run_changeset(ctx, part))
             else:
                 out.append(self._run_batch_request(ctx, part, {})[0])
+        ratio = float(self.state.faults.extra.get("drop_after_commit_ratio") or 0)
+        if ratio:
+            with self.state.lock:
+                roll = self.state.rng.random()
+            if roll < ratio:
+                # Committed, then the connection is lost: the client sees no answer.
+                drop_connection()
+        accept = request.headers.get("Accept", "").lower()
+        fmt = str(self.config.batch_format)
+        if fmt == "json" or (fmt == "as_asked" and "application/json" in accept
+                             and "multipart/mixed" not in accept):
+            # A standard OData 4.01 server honours Accept: application/json on $batch.
+            grouped = [isinstance(part, ChangeSet) for part in parts]
+            resp = Response(render_json_batch(out, grouped), status=200,
+                            content_type="application/json")
+            resp.headers["OData-Version"] = "4.01"
+            return resp
         content_type, body = render_batch(out)
         resp = Response(body, status=200, content_type=content_type)
         resp.headers["OData-Version"] = "4.0"

@@ -312,5 +312,10 @@ class ODataReads:
             pairs = [(k, v) for k, v in query if k != "$skiptoken"]
             pairs.append(("$skiptoken", str(q.skiptoken + page_size)))
             qs = "&".join(f"{quote(k, safe='$')}={quote(v, safe=_URL_SAFE)}" for k, v in pairs)
-            body["@odata.nextLink"] = f"{self._url(ctx, segs)}?{qs}"
+            link = f"{self._url(ctx, segs)}?{qs}"
+            mode = str(self.config.relative_next_links)
+            if mode == "always" or (mode == "navigation" and len(segs) > 1):
+                # Relative to the service root / context URL (OData JSON Format §4.6).
+                link = link.removeprefix(f"{ctx.base_url}{ctx.service_root}/")
+            body["@odata.nextLink"] = link
         return ApiResponse(200, body, resp_headers)

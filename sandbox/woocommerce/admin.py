@@ -69,6 +69,7 @@ def admin_blueprint(sim: WooSimulator) -> Blueprint:
                 currencies=tuple(data.get("currencies", ("EUR",))),
                 silent=bool(data.get("silent", False)),
                 days=int(data.get("days", 90)),
+                bulk_ratio=float(data.get("bulk_ratio", 0.0)),
             )
         except (TypeError, ValueError) as exc:
             return fail(str(exc))

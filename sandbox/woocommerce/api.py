@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
@@ -164,6 +165,10 @@ class WooApi(OrderRoutes, CustomerRoutes, WebhookRoutes, WooCore):
 
     def _signed_url(self) -> str:
         scheme = "https" if self.config.assume_https else "http"
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
+        if self.config.home_url:
+            home = urlsplit(self.config.home_url)
+            return f"{scheme}://{home.netloc.lower()}{home.path.rstrip('/')}{raw.split('?', 1)[0]}"
         host = request.host.lower()
         if (scheme == "http" and host.endswith(":80")) or (
             scheme == "https" and host.endswith(":443")

@@ -46,6 +46,11 @@ class WooConfig:
 
     site_url: str = "https://shop.example.test"  # what X-WC-Webhook-Source reports
     assume_https: bool = True  # True: Basic/query creds accepted; False: plain HTTP -> OAuth 1.0a
+    # The site's home URL as WordPress knows it ("" = the Host of each request). OAuth 1.0a
+    # signatures are checked against get_home_url(path, is_ssl() ? https : http): behind a
+    # TLS-terminating proxy (assume_https False) with home_url https://shop… the shop signs
+    # http://shop…/wp-json/…, not the URL the client called (woocommerce.md, OAuth behind a proxy).
+    home_url: str = ""
     utc_offset_hours: int = 1  # site-local time zone for date_* fields (date_*_gmt are UTC)
     webhook_failures_to_disable: int = 5  # >5 consecutive failures -> disabled (per doc)
     currency: str = "EUR"  # store currency (orders created through the API)

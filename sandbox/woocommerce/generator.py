@@ -126,6 +126,9 @@ _STATUS_WEIGHTS = (
 )
 _STATUSES = tuple(s for s, _ in _STATUS_WEIGHTS)
 _STATUS_CUM_WEIGHTS = tuple(itertools.accumulate(w for _, w in _STATUS_WEIGHTS))
+#: (quantity, subtotal in cents) of bulk lines: prices below a cent that do not divide.
+BULK_LINES = ((1000, 333), (300, 100), (2500, 777), (3, 1000), (7000, 1999))
+BULK_PRODUCT_ID = 98
 INVALID_PROBLEMS = ("line_without_sku", "negative_quantity", "guest_missing_email")
 
 
@@ -214,10 +217,14 @@ def generate(
     anchor: datetime,
     days: int = 90,
     prices_include_tax: bool = False,
+    bulk_ratio: float = 0.0,
 ) -> tuple[list[WpUser], list[Order], dict[str, Any]]:
     """Create ``customers`` users and ``orders`` orders (not yet stored: the caller stores them
     under the lock). Orders are spread over ``days`` days before ``anchor``; ids grow with
-    ``date_created``. ``invalid`` orders carry one problem each (see ``INVALID_PROBLEMS``)."""
+    ``date_created``. ``invalid`` orders carry one problem each (see ``INVALID_PROBLEMS``).
+    ``bulk_ratio`` of the orders get one more line: a bulk quantity at an odd price below a cent
+    per unit (3.33 for 1000 washers), whose subtotal does not divide by the quantity; with the
+    default 0 the generator draws exactly as before (same seed, same data)."""
     if invalid > orders:
         raise ValueError("invalid cannot exceed orders")
     if not currencies:
@@ -310,6 +317,12 @@ def generate(
                     sku=product.sku,
                 )
             )
+        if bulk_ratio and rng.random() < bulk_ratio:
+            qty, cents = rng.choice(BULK_LINES)
+            order.line_items.append(LineItem(
+                id=state.item_id(), name=f"Washer M{qty // 100} (bulk)", product_id=BULK_PRODUCT_ID,
+                variation_id=0, quantity=qty, unit_price=0, sku="SKU-BULK",
+                bulk_subtotal=cents))
         if rng.random() < 0.15:
             order.coupon_lines.append(
                 CouponLine(id=state.item_id(), code=rng.choice(("save10", "fiveoff", "spring15")))

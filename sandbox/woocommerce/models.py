@@ -229,6 +229,9 @@ class LineItem:
     total: int = 0
     total_tax: int = 0
     meta_data: list[dict[str, Any]] = field(default_factory=list)
+    # A bulk line priced below a cent per unit: the shop stores the line subtotal (rounded to
+    # the cent), and quantity × the displayed unit price need not give it back (woo §3).
+    bulk_subtotal: int | None = None
 
 
 @dataclass
@@ -310,7 +313,8 @@ class Order:
         rate = self.tax_rate
         bp = rate.rate_bp if rate else 0
         for li in self.line_items:
-            li.subtotal = li.unit_price * li.quantity
+            li.subtotal = (li.bulk_subtotal if li.bulk_subtotal is not None
+                           else li.unit_price * li.quantity)
             li.total = li.subtotal
         for cl in self.coupon_lines:
             kind, amount = COUPONS.get(cl.code.lower(), ("percent", 0))

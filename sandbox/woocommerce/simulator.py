@@ -94,10 +94,13 @@ class WooSimulator(WooApi):
         silent: bool = False,
         days: int = 90,
         anchor: datetime | None = None,
+        bulk_ratio: float = 0.0,
     ) -> dict[str, Any]:
         """Add deterministic customers and orders (dates spread over ``days`` before ``anchor``,
         default: the simulator clock). Returns a summary; ``summary["invalid"]`` lists the
-        orders a connector must reject, with the problem. ``silent`` suppresses webhooks."""
+        orders a connector must reject, with the problem. ``silent`` suppresses webhooks.
+        ``bulk_ratio``: share of orders with a bulk line at an odd price below a cent per unit
+        (its subtotal does not divide by the quantity, woo §3)."""
         with self.state.lock:
             users, new_orders, summary = generate(
                 self.state,
@@ -110,6 +113,7 @@ class WooSimulator(WooApi):
                 anchor=anchor or self.state.now() - timedelta(seconds=1),
                 days=days,
                 prices_include_tax=self.config.prices_include_tax,
+                bulk_ratio=bulk_ratio,
             )
             for u in users:
                 self.state.users[u.id] = u

@@ -154,7 +154,9 @@ def add_bc_source(tenant_id: int, bc_url: str, *, name: str = "bc",
                                       "access_token": DEFAULT_ACCESS_TOKEN,
                                       "client_id": DEFAULT_CLIENT_ID,
                                       "client_secret": client_secret or DEFAULT_CLIENT_SECRET},
-                         poll_interval_s=interval, settings=settings or {},
+                         poll_interval_s=interval,
+                         # the simulator's quota here is roomy; so is the fleet's budget
+                         settings={"request_budget_per_min": 100_000, **(settings or {})},
                          start_date=HISTORY)
         if interval >= 3600:
             for cursor in s.scalars(select(SyncCursor).where(SyncCursor.source_id == src.id)):

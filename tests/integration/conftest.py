@@ -13,11 +13,12 @@ import requests
 from sandbox.common import ServerThread
 from tests.integration.harness import Beat, Worker
 
-# Fast ticks for tests: beat dispatches every second, the sweeper reclaims after 5 s.
+# Fast ticks for tests: beat dispatches every second, the sweeper reclaims after 6 s.
 os.environ["MLC_DISPATCH_INTERVAL_S"] = "1"
 os.environ["MLC_SWEEP_AFTER_S"] = "6"
 os.environ["MLC_RETRY_BACKOFF_MAX_S"] = "3"
-os.environ["MLC_MAX_RETRIES"] = "6"
+# A killed worker's fetch frees its stream after 10 s (not the production minute).
+os.environ["MLC_FETCH_LEASE_S"] = "10"
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,16 @@
 """write-intent journal; indexes serving the pump's claim (issue 14)
 
-Chained after 0002_11 (already in main when this branch merged it).
+Chained after 0002_10 (the head of main when this branch last merged it).
 
 Revision ID: 0002_14
-Revises: 0002_11
+Revises: 0002_10
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_14"
-down_revision = "0002_11"
+down_revision = "0002_10"
 branch_labels = None
 depends_on = None
 

@@ -14,8 +14,11 @@ Facts and decisions come from ``reference/bigcommerce.md`` (cited as "bc §N"):
 * fallback polling: ``min_date_modified`` + ``sort=date_modified:asc`` with an overlap, keyset
   style (bc decision 4, same reasoning as woo §4: offsets over a moving set skip rows).
 
-Never retries, never sleeps, never follows redirects (a 301 from plain HTTP would carry the
-token along, bc §1).
+Never retries and never follows redirects (a 301 from plain HTTP would carry the token along,
+bc §1). The one wait is flow control before sending: the store's quota is shared by the fleet
+through ``budget`` (a Redis limiter every worker draws from), and when the last response said
+the window is nearly spent the client waits for its reset — briefly, or it raises
+:class:`~connector.errors.RateLimited` and the task waits instead (issue 10, seen 8).
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 
 from connector.config import Secret
-from connector.errors import DataError, NotFound, Transient
+from connector.errors import DataError, NotFound, RateLimited, Transient
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
 from connector.http.paging import (
     Ceiling,
@@ -42,6 +45,7 @@ from connector.http.paging import (
     numbered_window,
     to_utc,
 )
+from connector.patience import remaining
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -55,6 +59,15 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
+
+
+class StoreBudget(Protocol):
+    """The fleet-wide request budget of one store (``connector.ratelimit.RedisBudget``)."""
+
+    @property
+    def max_wait_s(self) -> float: ...
+
+    def acquire_waiting(self, n: int = 1) -> None: ...
 Timeout = float | tuple[float, float]
 
 DEFAULT_API_BASE = "https://api.bigcommerce.com"
@@ -219,6 +232,8 @@ class BigCommerceClient:
         timeout: Timeout = DEFAULT_TIMEOUT,
         limit: int = MAX_LIMIT,
         overlap: timedelta = timedelta(seconds=10),
+        budget: StoreBudget | None = None,
+        reserve: int = 5,
     ) -> None:
         base = (base_url or DEFAULT_API_BASE).strip().rstrip("/")
         if urlsplit(base).scheme.lower() not in ("http", "https"):
@@ -235,6 +250,8 @@ class BigCommerceClient:
         self.overlap = overlap
         self._token = access_token
         self._rate: RateState | None = None
+        self.budget = budget
+        self.reserve = reserve
 
     def __repr__(self) -> str:
         return f"BigCommerceClient({self.base_url!r}, {self.store_hash!r})"
@@ -260,6 +277,21 @@ class BigCommerceClient:
             observed_at=time.monotonic(),
         )
 
+    def _before_send(self) -> None:
+        """Flow control before every request (bc §6): when the last response said the store's
+        window is nearly spent, wait for its reset (or raise :class:`RateLimited` with the wait
+        when it is long); then take a token from the fleet-wide budget every worker shares."""
+        if self._rate is not None:
+            wait = self._rate.suggested_wait(reserve=self.reserve)
+            if wait > 0:
+                if self.budget is None or wait > max(self.budget.max_wait_s, remaining()):
+                    raise RateLimited("the store's request window is nearly spent",
+                                      code="BUDGET_EXHAUSTED", retry_after=wait)
+                time.sleep(wait)
+                self._rate = None
+        if self.budget is not None:
+            self.budget.acquire_waiting()
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _request(
@@ -280,6 +312,7 @@ class BigCommerceClient:
             kwargs["params"] = dict(params)
         if json is not None:
             kwargs["json"] = json
+        self._before_send()
         return send(self.session, method, url, describe=describe_bc_error, ok=ok,
                     timeout=self.timeout, **kwargs)
 
@@ -452,6 +485,10 @@ class BigCommerceClient:
     def get_order_products(self, order_id: int) -> list[Row]:
         """All product lines (the endpoint defaults to 50: ``limit=250`` and paged, bc §2)."""
         return list(self._v2_list(f"/orders/{int(order_id)}/products"))
+
+    def get_order_fees(self, order_id: int) -> list[Row]:
+        """``GET /v2/orders/{id}/fees`` (all pages; bc "Money fields")."""
+        return list(self._v2_list(f"/orders/{int(order_id)}/fees"))
 
     def get_shipping_addresses(self, order_id: int) -> list[Row]:
         """``GET /v2/orders/{id}/shipping_addresses`` (all pages)."""

@@ -38,7 +38,7 @@ from connector.pipeline import records
 from connector.pipeline.dispatch import advance_cursor
 from connector.pipeline.links import lookup_customer_by_email
 from connector.pipeline.records import Incoming, Parked
-from connector.pipeline.targets import mapping_context, source_credentials
+from connector.pipeline.targets import fleet_budget, mapping_context, source_credentials
 from connector.stores.bigcommerce.client import BigCommerceClient, parse_rfc2822
 from connector.stores.bigcommerce.mapping import (
     bc_buyer_to_ifs_customer,
@@ -74,13 +74,24 @@ POLICIES = ("skip", "create")
 # --- settings -------------------------------------------------------------------------------
 
 
-def bc_client(source: Source) -> BigCommerceClient:
-    """The store's client; ``base_url`` is the API host (``https://api.bigcommerce.com``)."""
+#: Requests per minute the fleet sends one store by default: 80 % of the Standard/Plus quota
+#: (150 per 30 s, bc §6), leaving room for the store's other apps. Source setting
+#: ``request_budget_per_min`` for other plans (Pro: 450 per 30 s).
+DEFAULT_REQUEST_BUDGET_PER_MIN = 240
+
+
+def bc_client(source: Source, budget_class: str = "interactive") -> BigCommerceClient:
+    """The store's client; ``base_url`` is the API host (``https://api.bigcommerce.com``).
+    Every process draws from one Redis budget per store, so the fleet shares its quota;
+    reconciliation draws as ``background``."""
     creds = source_credentials(source)
     settings = source.settings or {}
+    rate = int(settings.get("request_budget_per_min") or DEFAULT_REQUEST_BUDGET_PER_MIN)
+    budget = fleet_budget(f"bigcommerce:source-{source.id}", rate, budget_class)
     return BigCommerceClient(source.base_url, str(creds["store_hash"]),
                              Secret(str(creds["access_token"])),
-                             overlap=timedelta(seconds=int(settings.get("overlap_s", 10))))
+                             overlap=timedelta(seconds=int(settings.get("overlap_s", 10))),
+                             budget=budget)
 
 
 def check_connection(base_url: str, credentials: dict[str, str],
@@ -159,8 +170,11 @@ def order_records(client: BigCommerceClient, order: dict[str, Any]) -> list[Inco
         return []
     products = client.get_order_products(oid)
     addresses = client.get_shipping_addresses(oid)
-    out = [Incoming("order", str(oid), order_version(order),
-                    {**order, "products": products, "shipping_addresses": addresses})]
+    staged = {**order, "products": products, "shipping_addresses": addresses}
+    if isinstance(order.get("fees"), dict):
+        # Only the sub-resource link: read the fee lines, they are part of the order's money.
+        staged["fees"] = client.get_order_fees(oid)
+    out = [Incoming("order", str(oid), order_version(order), staged)]
     context = {"id": oid, "default_currency_code": order.get("default_currency_code"),
                "currency_code": order.get("currency_code")}
     for txn in client.get_transactions(oid):
@@ -242,11 +256,20 @@ def _scan_and_stage(source_id: int, stream: str, max_rows: int, batch_size: int,
 def fetch_orders(source_id: int, *, max_rows: int) -> tuple[int, bool]:
     """Fallback polling (bc decision 4): orders by ``min_date_modified`` keyset with overlap,
     each with its products, addresses, payments, shipments and refunds. Returns (rows staged,
-    more to read)."""
+    more to read). An order version already staged (the overlap, a retried run, the webhook
+    path) is not read again: its sub-resources are read once per order version."""
+
+    def rows_for(client: BigCommerceClient, order: dict[str, Any]) -> list[Incoming]:
+        with session_scope() as s:
+            if records.version_staged(s, source_id, "order", str(order["id"]),
+                                      order_version(order)):
+                return []
+        return order_records(client, order)
+
     return _scan_and_stage(
         source_id, "orders", max_rows, ORDER_BATCH,
         lambda client, mark, seen: client.iter_orders_modified_since(mark, seen=seen),
-        order_records)
+        rows_for)
 
 
 def fetch_customers(source_id: int, *, max_rows: int) -> tuple[int, bool]:

@@ -34,13 +34,12 @@ from connector.stores.bigcommerce.schemas import (
 from connector.stores.mapping import (
     MappingContext,
     MappingError,
-    as_json_number,
     customer_id,
     guest_customer_id,
     po_number,
     q2,
-    q4,
 )
+from connector.stores.money import OrderLedger
 
 __all__ = [
     "CUSTOMER_OWNED",
@@ -149,8 +148,8 @@ def bc_customer_to_ifs_customer(customer: BcCustomer, ctx: MappingContext) -> di
             addr.address1, addr.address2, addr.postal_code, addr.city, addr.state_or_province,
             addr.country_code, ctx))
     country = customer.addresses[0].country_code if customer.addresses else ""
-    return _customer_plan(customer_id(ctx.prefix, customer.id), name, email, customer.phone,
-                          country, addresses, customer.date_created, ctx)
+    return _customer_plan(customer_id(ctx.customer_prefix, customer.id), name, email,
+                          customer.phone, country, addresses, customer.date_created, ctx)
 
 
 def bc_buyer_to_ifs_customer(order: BcOrder, ctx: MappingContext,
@@ -164,8 +163,8 @@ def bc_buyer_to_ifs_customer(order: BcOrder, ctx: MappingContext,
     if not email:
         raise MappingError([f"order {order.id} has no billing e-mail, so no IFS customer can be "
                             "created for its buyer"])
-    ifs_id = (customer_id(ctx.prefix, order.customer_id) if order.customer_id
-              else guest_customer_id(ctx.prefix, email))
+    ifs_id = (customer_id(ctx.customer_prefix, order.customer_id) if order.customer_id
+              else guest_customer_id(ctx.customer_prefix, email))
     name = _name(billing.first_name, billing.last_name, billing.company, email)
     addresses = [_ifs_address("1", name, billing.street_1, billing.street_2, billing.zip,
                               billing.city, billing.state, billing.country_iso2, ctx)]
@@ -190,24 +189,6 @@ def initial_label(order: BcOrder, labels: Mapping[str, str]) -> str:
     if (order.items_shipped > 0 or order.status_id in (2, 3)) and labels.get("shipment"):
         return labels["shipment"][:LABEL_MAX]
     return f"bc:{order.status or order.status_id}"[:LABEL_MAX]
-
-
-def _charge_or_line(kind: str, amount: Decimal, ctx: MappingContext, description: str,
-                    charges: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
-    if not amount:
-        return
-    # IFS refuses an order line with a negative price, so a discount stays a charge even in
-    # lines mode (same rule as the WooCommerce mapping).
-    if ctx.charges_mode == "lines" and amount > 0:
-        part = {"shipping": ctx.shipping_part, "fee": ctx.fee_part,
-                "discount": ctx.discount_part}[kind]
-        lines.append({"CatalogNo": part, "CatalogDesc": description[:200], "BuyQtyDue": 1,
-                      "SaleUnitPrice": as_json_number(q4(amount))})
-        return
-    charge_type = {"shipping": ctx.shipping_charge_type, "fee": ctx.fee_charge_type,
-                   "discount": ctx.discount_charge_type}[kind]
-    charges.append({"ChargeType": charge_type, "ChargeAmount": as_json_number(q4(amount)),
-                    "ChargedQty": 1, "Company": ctx.company})
 
 
 def bc_order_to_ifs_order(order: BcOrder, products: Sequence[BcOrderProduct],
@@ -242,8 +223,7 @@ def bc_order_to_ifs_order(order: BcOrder, products: Sequence[BcOrderProduct],
         problems.append(f"{label} has no IFS customer")
     if order.date_created is None:
         problems.append(f"{label} has no creation date")
-    lines: list[dict[str, Any]] = []
-    charges: list[dict[str, Any]] = []
+    ledger = OrderLedger(label, currency, ctx)
     for position, product in enumerate(products, start=1):
         title = product.name or f"line {position}"
         sku = product.sku.strip()
@@ -253,22 +233,23 @@ def bc_order_to_ifs_order(order: BcOrder, products: Sequence[BcOrderProduct],
         if product.quantity <= 0:
             problems.append(f"{label} line {position} ({title}) has quantity "
                             f"{product.quantity}; it must be positive")
-        if product.price_ex_tax < 0:
+        if product.price_ex_tax < 0 or product.total_ex_tax < 0:
             problems.append(f"{label} line {position} ({title}) has a negative price")
-        lines.append({
-            "CatalogNo": ctx.sku_map.get(sku, sku)[:25],
-            "CatalogDesc": str(title)[:200],
-            "BuyQtyDue": product.quantity,
-            "SaleUnitPrice": as_json_number(q4(product.price_ex_tax)),
-            "CustomerPoLineNo": str(position),
-        })
+        if problems:
+            continue
+        # The line total the store charged (bc §2 ``total_ex_tax``); a payload without it
+        # (older fixtures) is the unit price times the quantity.
+        line_total = product.total_ex_tax or product.price_ex_tax * product.quantity
+        ledger.line(part=ctx.sku_map.get(sku, sku)[:25], description=str(title),
+                    quantity=Decimal(product.quantity), line_total=line_total,
+                    position=position, field=f"products[{position}].total_ex_tax")
+    if order.fees is None:
+        problems.append(f"{label}: its fees were not read (the order carries only the fees "
+                        "link); replay the order so that they are fetched")
     if problems:
         raise MappingError(problems)
     assert order.date_created is not None
-    _charge_or_line("shipping", order.shipping_cost_ex_tax, ctx, "Shipping", charges, lines)
-    _charge_or_line("fee", order.handling_cost_ex_tax, ctx, "Handling", charges, lines)
-    discount = order.discount_amount + order.coupon_discount
-    _charge_or_line("discount", -discount, ctx, "Discount", charges, lines)
+    _bc_money(order, label, ledger)
     wanted = order.date_created + timedelta(days=ctx.wanted_delivery_days)
     header = {
         "CustomerPoNo": po_number(ctx.prefix, order.id),
@@ -280,18 +261,16 @@ def bc_order_to_ifs_order(order: BcOrder, products: Sequence[BcOrderProduct],
         "NoteText": order.customer_message[:2000],
     }
     owned_fields = ("NoteText",) if labels else ("LabelNote", "NoteText")
-    planned = sum((q4(p.price_ex_tax) * p.quantity for p in products), Decimal(0))
-    planned += order.shipping_cost_ex_tax + order.handling_cost_ex_tax - discount
+    totals = ledger.close(net=order.total_ex_tax, gross=order.total_inc_tax)
     plan: dict[str, Any] = {
         "kind": "order",
         "customer_po_no": header["CustomerPoNo"],
         "customer": customer,
         "header": header,
-        "lines": lines,
-        "charges": charges,
+        "lines": ledger.lines,
+        "charges": ledger.charges,
         "owned": {k: header[k] for k in owned_fields},
-        "totals": {"currency": currency, "net": str(q2(order.total_ex_tax)),
-                   "total": str(q2(order.total_inc_tax)), "planned_net": str(q2(planned))},
+        "totals": totals,
         # IFS requests reserved at the load's first request: one change set, plus one for a
         # buyer created inline (the write-intent journal spares the lookups).
         "ifs_requests": 2 if "inline" in customer else 1,
@@ -302,6 +281,27 @@ def bc_order_to_ifs_order(order: BcOrder, products: Sequence[BcOrderProduct],
                            "city": shipping.city, "zip": shipping.zip,
                            "country": shipping.country_iso2, "method": shipping.shipping_method}
     return plan
+
+
+def _bc_money(order: BcOrder, label: str, ledger: OrderLedger) -> None:
+    """Every money field of a BigCommerce order beyond the product lines (bc "Money fields"),
+    posted or accounted for (docs/money.md)."""
+    ledger.charge("shipping", order.shipping_cost_ex_tax, "Shipping", "shipping_cost_ex_tax")
+    ledger.charge("handling", order.handling_cost_ex_tax, "Handling", "handling_cost_ex_tax")
+    ledger.charge("wrapping", order.wrapping_cost_ex_tax, "Gift wrapping",
+                  "wrapping_cost_ex_tax")
+    for position, fee in enumerate(order.fees or (), start=1):
+        ledger.charge("fee", fee.cost_ex_tax, fee.display_name or fee.type or "Fee",
+                      f"fees[{position}].cost_ex_tax ({fee.display_name or fee.type})")
+    ledger.charge("discount", -(order.discount_amount + order.coupon_discount), "Discount",
+                  "discount_amount + coupon_discount")
+    ledger.not_posted("total_tax", order.total_tax, "tax is calculated by IFS")
+    ledger.not_posted("store_credit_amount", order.store_credit_amount,
+                      "store credit is a means of payment, not part of the order value")
+    ledger.not_posted("gift_certificate_amount", order.gift_certificate_amount,
+                      "a gift certificate is a means of payment, not part of the order value")
+    ledger.not_posted("refunded_amount", order.refunded_amount,
+                      "refunds are posted as refund vouchers")
 
 
 # --- vouchers -------------------------------------------------------------------------------

@@ -25,10 +25,10 @@ PLUGIN = StorePlugin(
     public_credential_fields=frozenset({"store_hash", "client_id"}),
     streams=(
         Stream("orders", flow.fetch_orders),
-        # Behaviour kept from the first slice: the same interval setting as the WooCommerce
-        # full scan (issue 10 item 12 gives BigCommerce customers their own schedule).
-        Stream("customers", flow.fetch_customers, interval_setting="customer_scan_interval_s",
-               default_interval_s=3600),
+        # The customers stream is incremental (v3 date_modified keyset), not a full scan like
+        # WooCommerce's: it runs on the source's interval unless ``customer_interval_s`` says
+        # otherwise (issue 10, seen 12: it used to wait for the Woo full-scan hour).
+        Stream("customers", flow.fetch_customers, interval_setting="customer_interval_s"),
     ),
     fetch_one=flow.fetch_one,
     check_connection=flow.check_connection,

@@ -34,7 +34,7 @@ def reconcile_bc(tenant: Tenant, source: Source, client: IfsODataClient) -> Sour
     refund, each missing one explained by its failed or parked record."""
     report = SourceReport(source.name, source.system)
     ctx = mapping_context(tenant, source)
-    bc = bc_client(source)
+    bc = bc_client(source, "background")
     store_hash = bc.store_hash
     # Incomplete orders (status 0) are abandoned checkouts, never synced (bigcommerce.md §2).
     orders = [o for o in bc.iter_orders_modified_since(sync_floor(source))

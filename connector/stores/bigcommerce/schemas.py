@@ -41,6 +41,7 @@ __all__ = [
     "BcCustomer",
     "BcCustomerAddress",
     "BcCustomerSchema",
+    "BcFee",
     "BcOrder",
     "BcOrderProduct",
     "BcOrderProductSchema",
@@ -113,6 +114,18 @@ class BcAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class BcFee:
+    """One fee line of an order (bc "Money fields": ``display_name``, ``cost_ex_tax`` …)."""
+
+    id: int = 0
+    type: str = ""
+    display_name: str = ""
+    cost_ex_tax: Decimal = Decimal("0")
+    cost_inc_tax: Decimal = Decimal("0")
+    cost_tax: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True, slots=True)
 class BcOrder:
     """A v2 order. ``currency`` is ``default_currency_code`` (transactional); ``version`` is the
     raw ``date_modified`` string (record version, bc decision 4)."""
@@ -136,6 +149,8 @@ class BcOrder:
     shipping_cost_tax: Decimal = Decimal("0")
     handling_cost_ex_tax: Decimal = Decimal("0")
     handling_cost_inc_tax: Decimal = Decimal("0")
+    wrapping_cost_ex_tax: Decimal = Decimal("0")
+    wrapping_cost_inc_tax: Decimal = Decimal("0")
     total_ex_tax: Decimal = Decimal("0")
     total_tax: Decimal = Decimal("0")
     discount_amount: Decimal = Decimal("0")
@@ -156,6 +171,9 @@ class BcOrder:
     order_source: str = ""
     external_source: str = ""
     billing_address: BcAddress = field(default_factory=BcAddress)
+    #: The order's fee lines (the ``fees`` array, or ``GET /v2/orders/{id}/fees``); None when
+    #: the payload carries only the sub-resource link and the fees were not read.
+    fees: tuple[BcFee, ...] | None = ()
 
     @property
     def is_guest(self) -> bool:
@@ -394,6 +412,11 @@ class BcOrderSchema(_Base):
     shipping_cost_tax = Money()
     handling_cost_ex_tax = Money()
     handling_cost_inc_tax = Money()
+    wrapping_cost_ex_tax = Money()
+    wrapping_cost_inc_tax = Money()
+    fees = fields.List(fields.Nested(lambda: _BcFeeSchema()), load_default=list,
+                       allow_none=True)
+    fees_unread = Flag(data_key="_fees_unread", load_default=False)
     total_ex_tax = Money()
     total_inc_tax = Money(required=True)
     total_tax = Money()
@@ -418,12 +441,31 @@ class BcOrderSchema(_Base):
     @pre_load
     def _keep_version(self, data: Any, **kwargs: Any) -> Any:
         if isinstance(data, Mapping):
-            return {**data, "_version": data.get("date_modified")}
+            data = {**data, "_version": data.get("date_modified")}
+            if isinstance(data.get("fees"), Mapping):
+                # Only the sub-resource link ({"url", "resource"}): the fees were not read.
+                data["fees"] = None
+                data["_fees_unread"] = True
         return data
 
     @post_load
     def _make(self, data: dict[str, Any], **kwargs: Any) -> BcOrder:
+        unread = data.pop("fees_unread", False)
+        data["fees"] = None if unread else tuple(data.get("fees") or ())
         return BcOrder(**data)
+
+
+class _BcFeeSchema(_Base):
+    id = WholeNumber(load_default=0)
+    type = Text()
+    display_name = Text()
+    cost_ex_tax = Money()
+    cost_inc_tax = Money()
+    cost_tax = Money()
+
+    @post_load
+    def _make(self, data: dict[str, Any], **kwargs: Any) -> BcFee:
+        return BcFee(**data)
 
 
 class _BcAppliedDiscountSchema(_Base):

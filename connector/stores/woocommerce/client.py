@@ -120,6 +120,32 @@ class _WooOAuthClient(OAuth1Client):  # type: ignore[misc]
         return [(k, v) for k, v in params if k != "oauth_version"]
 
 
+class _SignAsAuth(requests.auth.AuthBase):
+    """OAuth 1.0a signed for the URL the shop signs, sent to the URL we call.
+
+    WooCommerce core signs ``get_home_url(null, path, is_ssl() ? 'https' : 'http')``: behind a
+    TLS-terminating proxy that does not set ``HTTPS=on`` the shop signs ``http://…`` while the
+    client calls ``https://…``, and a signature over the called URL fails (woo "OAuth 1.0a
+    behind a TLS-terminating proxy"). The source setting ``oauth_signed_url`` names the base
+    the shop signs; the request still goes to the store URL.
+    """
+
+    def __init__(self, inner: requests.auth.AuthBase, called: str, signed: str) -> None:
+        self.inner = inner
+        self.called = called.rstrip("/")
+        self.signed = signed.rstrip("/")
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        url = r.url or ""
+        if url.startswith(self.called):
+            r.url = self.signed + url[len(self.called):]
+        r = self.inner(r)
+        url = r.url or ""
+        if url.startswith(self.signed):
+            r.url = self.called + url[len(self.signed):]
+        return r
+
+
 # --------------------------------------------------------------------------------------------
 # errors
 
@@ -161,7 +187,8 @@ class WooCommerceClient:
     unless already present. ``use_oauth1=None`` chooses by scheme (plain ``http`` → OAuth 1.0a,
     woo decision 1); ``True``/``False`` forces it — e.g. ``True`` for an ``https`` address whose
     TLS ends at a proxy that does not tell WordPress (``is_ssl()`` false, so Basic is ignored,
-    woo §1). ``order_by_modified=False`` falls back to
+    woo §1) — then ``oauth_signed_url`` is the site URL as WordPress sees it (``http://…``),
+    which the signature is computed for. ``order_by_modified=False`` falls back to
     ``orderby=date`` for stores whose WooCommerce rejects ``orderby=modified`` (woo §4,
     uncertain): slower, re-reads until complete. ``overlap`` is the look-back applied to the
     polling watermark (woo §4: exclusive 1-second boundary, late commits).
@@ -180,6 +207,7 @@ class WooCommerceClient:
         order_by_modified: bool = True,
         overlap: timedelta = timedelta(seconds=10),
         signature_method: Literal["HMAC-SHA256", "HMAC-SHA1"] = "HMAC-SHA256",
+        oauth_signed_url: str | None = None,
     ) -> None:
         base = base_url.strip().rstrip("/")
         if base.endswith(API_PATH):
@@ -207,6 +235,13 @@ class WooCommerceClient:
                 signature_type=SIGNATURE_TYPE_QUERY,
                 client_class=_WooOAuthClient,
             )
+            if oauth_signed_url:
+                signed = oauth_signed_url.strip().rstrip("/")
+                if signed.endswith(API_PATH):
+                    signed = signed[: -len(API_PATH)]
+                if urlsplit(signed).scheme.lower() not in ("http", "https"):
+                    raise ValueError("oauth_signed_url must start with http:// or https://")
+                self._auth = _SignAsAuth(self._auth, base, signed)
         else:
             self._auth = requests.auth.HTTPBasicAuth(consumer_key, consumer_secret.reveal())
 

@@ -45,6 +45,7 @@ def woo_client(source: Source) -> WooCommerceClient:
         use_oauth1=settings.get("use_oauth1"),  # None: by scheme (woo decision 1)
         order_by_modified=bool(settings.get("order_by_modified", True)),
         overlap=timedelta(seconds=int(settings.get("overlap_s", 10))),
+        oauth_signed_url=settings.get("oauth_signed_url") or None,
     )
 
 
@@ -65,7 +66,9 @@ def order_version(order: dict[str, Any]) -> str:
 
 
 def customer_version(customer: dict[str, Any]) -> str:
-    """Time plus content hash: some plugins change customers without bumping the date."""
+    """Time plus content hash: some plugins change customers without bumping the date. The hash
+    only tells versions of one second apart (dedupe); they are ordered by time and then by the
+    order in which they were staged (``records.newest_first``), never by the hash."""
     stamp = str(customer.get("date_modified_gmt") or customer.get("date_created_gmt") or "")
     return f"{stamp}#{records.content_hash(customer)[:12]}"
 
@@ -167,7 +170,7 @@ def fetch_customers(source_id: int, *, max_rows: int) -> tuple[int, bool]:
                 select(StagedRecord.external_id, StagedRecord.content_hash)
                 .where(StagedRecord.source_id == source_id, StagedRecord.entity == "customer",
                        StagedRecord.external_id.in_(ids))
-                .order_by(StagedRecord.external_id, StagedRecord.version)).tuples().all())
+                .order_by(StagedRecord.external_id, *records.oldest_first())).tuples().all())
             changed = [customer_incoming(c) for c in batch
                        if latest.get(str(c["id"])) != records.content_hash(c)]
             staged_total += len(records.stage(s, tenant_id=source.tenant_id,

@@ -13,14 +13,12 @@ from typing import Any
 from connector.stores.mapping import (
     MappingContext,
     MappingError,
-    as_json_number,
     customer_id,
     guest_customer_id,
     money,
     po_number,
-    q2,
-    q4,
 )
+from connector.stores.money import OrderLedger
 
 # Fields of the IFS customer header the connector owns: an update re-applies only these, so a
 # change made in IFS by hand to anything else survives (ifs-cloud.md Decisions 3).
@@ -104,9 +102,9 @@ def woo_customer_to_ifs_customer(customer: dict[str, Any], ctx: MappingContext) 
     name = _name(customer.get("first_name") or billing.get("first_name"),
                  customer.get("last_name") or billing.get("last_name"),
                  billing.get("company"), f"Woo customer {woo_id}")
-    return _customer_plan(customer_id(ctx.prefix, woo_id), name, email, billing.get("phone"),
-                          billing, customer.get("shipping"), customer.get("date_created_gmt"),
-                          ctx)
+    return _customer_plan(customer_id(ctx.customer_prefix, woo_id), name, email,
+                          billing.get("phone"), billing, customer.get("shipping"),
+                          customer.get("date_created_gmt"), ctx)
 
 
 def woo_guest_to_ifs_customer(order: dict[str, Any], ctx: MappingContext) -> dict[str, Any]:
@@ -118,27 +116,9 @@ def woo_guest_to_ifs_customer(order: dict[str, Any], ctx: MappingContext) -> dic
                             "billing e-mail, so no customer can be created for it"])
     name = _name(billing.get("first_name"), billing.get("last_name"), billing.get("company"),
                  email)
-    return _customer_plan(guest_customer_id(ctx.prefix, email), name, email,
+    return _customer_plan(guest_customer_id(ctx.customer_prefix, email), name, email,
                           billing.get("phone"), billing, order.get("shipping"),
                           order.get("date_created_gmt"), ctx)
-
-
-def _charge_or_line(kind: str, amount: Decimal, ctx: MappingContext, description: str,
-                    charges: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
-    if not amount:
-        return
-    # IFS refuses an order line with a negative price (NEGATIVE_PRICE), so a negative amount
-    # (a discount) stays a charge even in lines mode.
-    if ctx.charges_mode == "lines" and amount > 0:
-        part = {"shipping": ctx.shipping_part, "fee": ctx.fee_part,
-                "discount": ctx.discount_part}[kind]
-        lines.append({"CatalogNo": part, "CatalogDesc": description[:200], "BuyQtyDue": 1,
-                      "SaleUnitPrice": as_json_number(q4(amount))})
-    else:
-        charge_type = {"shipping": ctx.shipping_charge_type, "fee": ctx.fee_charge_type,
-                       "discount": ctx.discount_charge_type}[kind]
-        charges.append({"ChargeType": charge_type, "ChargeAmount": as_json_number(q4(amount)),
-                        "ChargedQty": 1, "Company": ctx.company})
 
 
 def woo_order_to_ifs_order(order: dict[str, Any], ctx: MappingContext) -> dict[str, Any]:
@@ -157,8 +137,7 @@ def woo_order_to_ifs_order(order: dict[str, Any], ctx: MappingContext) -> dict[s
                         f"accepts ({', '.join(ctx.allowed_currencies)})")
     if not ctx.site:
         problems.append("the tenant has no IFS site configured (ifs set-target --site)")
-    lines: list[dict[str, Any]] = []
-    charges: list[dict[str, Any]] = []
+    ledger = OrderLedger(label, currency, ctx)
     items = order.get("line_items") or []
     if not items:
         problems.append(f"{label} has no line items")
@@ -181,14 +160,10 @@ def woo_order_to_ifs_order(order: dict[str, Any], ctx: MappingContext) -> dict[s
                             f"than IFS allows ({CATALOG_NO_MAX}); map it with sku_map")
         if problems:
             continue
-        unit = q4(subtotal / qty)
-        lines.append({
-            "CatalogNo": part,
-            "CatalogDesc": str(title)[:200],
-            "BuyQtyDue": as_json_number(qty),
-            "SaleUnitPrice": as_json_number(unit),
-            "CustomerPoLineNo": str(position),
-        })
+        # The line's subtotal is what the shop charged before coupons (woo §3): never the
+        # rounded float ``price`` × quantity (3.33 for 1000 units is not 1000 × 0.0033).
+        ledger.line(part=part, description=str(title), quantity=qty, line_total=subtotal,
+                    position=position, field=f"line_items[{position}].subtotal")
     customer_no = order.get("customer_id") or 0
     billing = order.get("billing") or {}
     customer_ref: dict[str, Any]
@@ -210,13 +185,7 @@ def woo_order_to_ifs_order(order: dict[str, Any], ctx: MappingContext) -> dict[s
     if problems:
         raise MappingError(problems)
 
-    shipping = money(order.get("shipping_total"), f"{label} shipping", problems)
-    fees = sum((money(f.get("total"), f"{label} fee", problems)
-                for f in order.get("fee_lines") or []), Decimal(0))
-    discount = money(order.get("discount_total"), f"{label} discount", problems)
-    _charge_or_line("shipping", shipping, ctx, "Shipping", charges, lines)
-    _charge_or_line("fee", fees, ctx, "Fees", charges, lines)
-    _charge_or_line("discount", -discount, ctx, "Discount", charges, lines)
+    _woo_money(order, label, ledger, problems)
     if problems:
         raise MappingError(problems)
     created = str(order.get("date_created_gmt") or "")
@@ -236,13 +205,50 @@ def woo_order_to_ifs_order(order: dict[str, Any], ctx: MappingContext) -> dict[s
     }
     total = money(order.get("total"), f"{label} total", problems)
     tax = money(order.get("total_tax"), f"{label} tax", problems)
+    if problems:
+        raise MappingError(problems)
+    totals = ledger.close(net=total - tax, gross=total)
     return {
         "kind": "order",
         "customer_po_no": header["CustomerPoNo"],
         "customer": customer_ref,
         "header": header,
-        "lines": lines,
-        "charges": charges,
+        "lines": ledger.lines,
+        "charges": ledger.charges,
         "owned": {k: header[k] for k in ORDER_OWNED},
-        "totals": {"currency": currency, "net": str(q2(total - tax)), "total": str(q2(total))},
+        "totals": totals,
     }
+
+
+def _sum(rows: list[dict[str, Any]], name: str, what: str, problems: list[str]) -> Decimal:
+    return sum((money(r.get(name), what, problems) for r in rows), Decimal(0))
+
+
+def _woo_money(order: dict[str, Any], label: str, ledger: OrderLedger,
+               problems: list[str]) -> None:
+    """Every money field of a Woo order beyond the product lines, posted or accounted for
+    (docs/money.md): shipping lines and fee lines as charges, coupons as one discount charge,
+    taxes and refunds listed as not posted."""
+    shipping = money(order.get("shipping_total"), f"{label} shipping", problems)
+    shipping_lines = order.get("shipping_lines") or []
+    if shipping_lines:
+        listed = _sum(shipping_lines, "total", f"{label} shipping line", problems)
+        if listed != shipping:
+            problems.append(f"{label}: its shipping lines add up to {listed} but shipping_total "
+                            f"is {shipping}; the order cannot be posted as the store shows it")
+    ledger.charge("shipping", shipping, "Shipping", "shipping_total")
+    fee_lines = order.get("fee_lines") or []
+    fees = _sum(fee_lines, "total", f"{label} fee", problems)
+    names = ", ".join(str(f.get("name") or "fee") for f in fee_lines)
+    ledger.charge("fee", fees, "Fees", f"fee_lines ({names})" if names else "fee_lines")
+    discount = money(order.get("discount_total"), f"{label} discount", problems)
+    codes = ", ".join(str(c.get("code") or "") for c in order.get("coupon_lines") or [])
+    ledger.charge("discount", -discount, f"Discount {codes}".strip(),
+                  f"discount_total (coupons {codes})" if codes else "discount_total")
+    tax = money(order.get("total_tax"), f"{label} tax", problems)
+    ledger.not_posted("total_tax", tax, "tax is calculated by IFS from the sales parts and the "
+                      "customer's tax liability; the plan keeps the store's gross")
+    refunded = sum((money(r.get("total"), f"{label} refund", problems)
+                    for r in order.get("refunds") or []), Decimal(0))
+    ledger.not_posted("refunds", refunded, "refunds are not part of the order; credit them in "
+                      "IFS")

@@ -60,7 +60,10 @@ class Ifs:
         bearer: str | None = None,
         data: Any = None,
     ) -> requests.Response:
-        hdrs = {"Authorization": f"Bearer {bearer or self.bearer}", "Accept": "application/json"}
+        # A $batch asks for multipart/mixed, as the OData standard says; asked for JSON, the
+        # simulator answers the JSON batch format (IfsConfig.batch_format).
+        accept = "multipart/mixed" if path.split("?")[0].endswith("$batch") else "application/json"
+        hdrs = {"Authorization": f"Bearer {bearer or self.bearer}", "Accept": accept}
         hdrs.update(headers or {})
         url = path if path.startswith("http") else self.url + path
         return self.http.request(

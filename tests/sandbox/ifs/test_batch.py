@@ -236,3 +236,48 @@ def test_keys_with_slashes_and_unicode_round_trip_through_location(ifs: Ifs) -> 
     assert "%2F" in location
     assert ifs.call("GET", location).json()["CustomerId"] == "WC/1 ä"
     assert ifs.call("GET", f"{CUST}/CustomerInfoSet(CustomerId='WC/1 ä')").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON batch format when asked for JSON (OData 4.01, ifs-cloud.md §11)
+# ---------------------------------------------------------------------------------------------
+
+
+def _order_changeset(customer: str,
+                     catalog: str = "A") -> list[dict[str, Any] | list[dict[str, Any]]]:
+    return [[
+        {"method": "POST", "url": "CustomerOrderSet", "id": "1",
+         "json": {"CustomerNo": customer, "Contract": "S1", "CustomerPoNo": f"wc:{uuid.uuid4()}"}},
+        {"method": "POST", "url": "$1/OrderLinesArray", "id": "2",
+         "json": {"CatalogNo": catalog, "BuyQtyDue": 1, "SaleUnitPrice": 5}},
+    ]]
+
+
+def test_batch_asked_for_json_is_answered_in_the_json_batch_format(ifs: Ifs) -> None:
+    ifs.create_customer("J-1")
+    content_type, body = batch_body(_order_changeset("J-1"))
+    resp = ifs.call("POST", f"{ORD}/$batch", data=body,
+                    headers={"Content-Type": content_type, "Accept": "application/json"})
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/json"
+    answers = resp.json()["responses"]
+    assert [(a["id"], a["status"], a["atomicityGroup"]) for a in answers] == [
+        ("1", 201, "g1"), ("2", 201, "g1")]
+    assert answers[0]["body"]["OrderNo"] and answers[1]["body"]["CatalogNo"] == "A"
+
+
+def test_a_failed_change_set_in_json_is_one_error_response(ifs: Ifs) -> None:
+    content_type, body = batch_body(_order_changeset("NOBODY"))
+    resp = ifs.call("POST", f"{ORD}/$batch", data=body,
+                    headers={"Content-Type": content_type, "Accept": "application/json"})
+    (answer,) = resp.json()["responses"]
+    assert answer["status"] >= 400 and answer["atomicityGroup"] == "g1"
+    assert answer["body"]["error"]["details"][0]["code"] == "CUSTNOTEXIST"
+
+
+def test_batch_format_json_answers_json_even_to_multipart(ifs: Ifs) -> None:
+    ifs.admin("POST", "/ifs/config", {"batch_format": "json"})
+    ifs.create_customer("J-2")
+    content_type, body = batch_body(_order_changeset("J-2"))
+    resp = ifs.call("POST", f"{ORD}/$batch", data=body, headers={"Content-Type": content_type})
+    assert resp.headers["Content-Type"] == "application/json"
+    assert len(resp.json()["responses"]) == 2

@@ -137,3 +137,23 @@ def test_server_paging_follows_next_link_over_1200_rows(ifs: Ifs) -> None:
         "GET", f"{CUST}/CustomerInfoSet", headers={"Prefer": "odata.maxpagesize=100"}
     ).json()
     assert len(small["value"]) == 100 and "@odata.nextLink" in small
+
+
+def test_next_links_on_navigation_paths_are_relative_to_the_service_root(ifs: Ifs) -> None:
+    # OData JSON Format §4.6 / ifs-cloud.md §11: CAP answers relative links on navigation paths.
+    ifs.sim.seed_customer({"CustomerId": "NAV-1", "Company": "10",
+                           "Emails": ["a@example.org", "b@example.org", "c@example.org"]})
+    for n in range(2):
+        ifs.sim.seed_customer({"CustomerId": f"NAV-{n + 2}", "Company": "10"})
+    ifs.admin("POST", "/ifs/config", {"page_size": 2})
+    nav = ifs.call("GET", f"{CUST}/CustomerInfoSet(CustomerId='NAV-1')/CommunicationMethods").json()
+    link = nav["@odata.nextLink"]
+    assert link.startswith("CustomerInfoSet(CustomerId='NAV-1')/CommunicationMethods?")
+    assert "$metadata#" in nav["@odata.context"]
+    rest = ifs.call("GET", f"{ifs.url}{CUST}/{link}").json()
+    assert len(nav["value"]) + len(rest["value"]) == 3
+    top = ifs.call("GET", f"{CUST}/CustomerInfoSet").json()
+    assert top["@odata.nextLink"].startswith("http")  # entity sets keep absolute links
+    ifs.admin("POST", "/ifs/config", {"relative_next_links": "never"})
+    nav = ifs.call("GET", f"{CUST}/CustomerInfoSet(CustomerId='NAV-1')/CommunicationMethods").json()
+    assert nav["@odata.nextLink"].startswith("http")

@@ -601,6 +601,82 @@ def test_batch_failed_changeset_raises(rsps: responses.RequestsMock) -> None:
     assert "SKU-9 does not exist" in str(caught.value)
 
 
+ORDER_BATCH = [BatchRequest("POST", "CustomerOrderSet", {"CustomerNo": "WC7-1"}),
+               BatchRequest("POST", "$1/OrderLinesArray", {"CatalogNo": "SKU-1"})]
+
+
+def test_batch_asks_for_multipart(rsps: responses.RequestsMock) -> None:
+    # Issue 13, seen 5: every request, $batch included, sent Accept: application/json.
+    rsps.post(f"{SVC}/CustomerOrderHandling.svc/$batch",
+              body=_batch_answer("b_r", [("1", 201, {"OrderNo": "C7"}),
+                                         ("2", 201, {"LineNo": "1"})]),
+              content_type="multipart/mixed; boundary=b_r",
+              match=[matchers.header_matcher({"Accept": "multipart/mixed"})])
+    assert len(client().batch("CustomerOrderHandling", ORDER_BATCH)) == 2
+
+
+def test_batch_reads_a_json_batch_answer(rsps: responses.RequestsMock) -> None:
+    # OData 4.01 JSON batch format (SAP CAP, ASP.NET Core OData answer it).
+    rsps.post(f"{SVC}/CustomerOrderHandling.svc/$batch", json={"responses": [
+        {"id": "1", "status": 201, "atomicityGroup": "g1",
+         "headers": {"content-type": "application/json", "etag": ETAG},
+         "body": {"OrderNo": "C7"}},
+        {"id": "2", "status": 201, "atomicityGroup": "g1", "body": {"LineNo": "1"}},
+    ]})
+    answers = client().batch("CustomerOrderHandling", ORDER_BATCH)
+    assert [(a.status, a.body, a.content_id) for a in answers] == [
+        (201, {"OrderNo": "C7"}, "1"), (201, {"LineNo": "1"}, "2")]
+    assert answers[0].etag == ETAG
+
+
+def test_a_json_batch_error_reaches_the_caller_with_the_servers_message(
+        rsps: responses.RequestsMock) -> None:
+    rsps.post(f"{SVC}/CustomerOrderHandling.svc/$batch", json={"responses": [
+        {"id": "2", "status": 400, "atomicityGroup": "g1",
+         "body": odata_error("CATNOTEXIST", "Sales part SKU-9 does not exist.")}]})
+    with pytest.raises(DataError) as caught:
+        client().batch("CustomerOrderHandling", ORDER_BATCH)
+    assert "SKU-9 does not exist" in str(caught.value)
+    assert not caught.value.retryable
+
+
+def test_an_unreadable_batch_answer_is_outcome_unknown(rsps: responses.RequestsMock) -> None:
+    from connector.errors import OutcomeUnknown
+
+    rsps.post(f"{SVC}/CustomerOrderHandling.svc/$batch", body="<html>proxy page</html>",
+              content_type="text/html")
+    with pytest.raises(OutcomeUnknown) as caught:
+        client().batch("CustomerOrderHandling", ORDER_BATCH)
+    assert caught.value.retryable and caught.value.outcome_unknown
+
+
+def test_a_connection_dropped_after_a_write_is_outcome_unknown(
+        rsps: responses.RequestsMock) -> None:
+    from connector.errors import OutcomeUnknown
+
+    rsps.post(CUSTOMERS, body=requests.exceptions.ChunkedEncodingError("connection reset"))
+    with pytest.raises(OutcomeUnknown):
+        client().create("CustomerHandling", "CustomerInfoSet", {"Name": "x"})
+    rsps.get(f"{CUSTOMERS}(CustomerId='A')", body=requests.exceptions.ReadTimeout("slow"))
+    with pytest.raises(Transient) as caught:  # a read: simply transient
+        client().get("CustomerHandling", "CustomerInfoSet", {"CustomerId": "A"})
+    assert not isinstance(caught.value, OutcomeUnknown)
+
+
+def test_a_relative_next_link_on_a_navigation_path_resolves_against_the_service_root(
+        rsps: responses.RequestsMock) -> None:
+    # Issue 13, seen 6: resolved against the request URL, the path was doubled (404).
+    lines = f"{SVC}/CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='C1')/OrderLinesArray"
+    rsps.get(lines, json={
+        "@odata.context": "$metadata#CustomerOrderSet('C1')/OrderLinesArray",
+        "value": [{"LineNo": "1"}],
+        "@odata.nextLink": "CustomerOrderSet(OrderNo='C1')/OrderLinesArray?$skiptoken=1"})
+    rsps.get(lines, json={"value": [{"LineNo": "2"}]},
+             match=[matchers.query_param_matcher({"$skiptoken": "1"})])
+    rows = client().query("CustomerOrderHandling", "CustomerOrderSet(OrderNo='C1')/OrderLinesArray")
+    assert [r["LineNo"] for r in rows] == ["1", "2"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Voucher wizard
 

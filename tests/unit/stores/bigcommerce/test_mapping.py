@@ -92,7 +92,7 @@ def test_order_plan_is_priced_ex_tax_in_the_transactional_currency() -> None:
         ("MUG-01", 2, 16.4), ("COAST-4", 1, 7.2)]
     assert plan["charges"] == []
     assert plan["owned"] == {"LabelNote": "bc:Awaiting Fulfillment", "NoteText": "ring twice"}
-    assert plan["totals"]["net"] == plan["totals"]["planned_net"] == "40.00"
+    assert plan["totals"]["net"] == plan["totals"]["posted"] == "40.00"
     json.dumps(plan)  # plain JSON
 
 
@@ -104,7 +104,7 @@ def test_order_charges_make_the_net_equal_total_ex_tax() -> None:
     plan = bc_order_to_ifs_order(order, products(), ctx(), customer={"customer_id": "C1"})
     charges = {c["ChargeType"]: c["ChargeAmount"] for c in plan["charges"]}
     assert charges == {"FREIGHT": 5, "FEE": 1.5, "DISCOUNT": -3}
-    assert plan["totals"]["planned_net"] == plan["totals"]["net"] == "43.50"
+    assert plan["totals"]["posted"] == plan["totals"]["net"] == "43.50"
     lines_mode = bc_order_to_ifs_order(order, products(), ctx(charges_mode="lines"),
                                        customer={"customer_id": "C1"})
     assert [ln["CatalogNo"] for ln in lines_mode["lines"]][-2:] == ["SHIPPING", "FEE"]
@@ -269,3 +269,67 @@ def test_voucher_currency_must_be_allowed_and_amounts_exact() -> None:
         voucher_plan(unbalanced).validate()
     with pytest.raises(MappingError, match="longer than IFS allows"):
         voucher_text("x" * 200, "refund", 1)
+
+
+# --- money: fees, wrapping, handling, payment means (issue 13, seen 2) ---------------------
+
+
+def _posted(plan: dict[str, Any]) -> Decimal:
+    lines = sum((Decimal(str(x["BuyQtyDue"])) * Decimal(str(x["SaleUnitPrice"]))
+                 for x in plan["lines"]), Decimal(0))
+    return lines + sum((Decimal(str(c["ChargeAmount"])) for c in plan["charges"]), Decimal(0))
+
+
+def test_fees_and_gift_wrapping_are_posted_so_the_net_is_total_ex_tax() -> None:
+    # 40.00 of products + 5.99 fee + 2.50 wrapping = 48.49 (seen 2: fees and wrapping dropped).
+    order = parse_bc_order(order_payload(
+        total_ex_tax="48.4900", total_inc_tax="56.0900", wrapping_cost_ex_tax="2.5000",
+        fees=[{"id": 1, "type": "custom_fee", "display_name": "Payment surcharge",
+               "cost_ex_tax": "5.9900", "cost_inc_tax": "5.9900", "cost_tax": "0.0000"}]))
+    plan = bc_order_to_ifs_order(order, products(), ctx(wrapping_charge_type="WRAP"),
+                                 customer={"customer_id": "C1"})
+    charges = sorted((c["ChargeType"], c["ChargeAmount"]) for c in plan["charges"])
+    assert charges == [("FEE", 5.99), ("WRAP", 2.5)]
+    assert _posted(plan) == Decimal("48.49") == Decimal(plan["totals"]["posted"])
+    assert plan["totals"]["net"] == "48.49"
+
+
+def test_an_order_whose_components_miss_total_ex_tax_fails_naming_both_figures() -> None:
+    # A fee the mapping does not see (e.g. the fees sub-resource not read) must not vanish.
+    order = parse_bc_order(order_payload(total_ex_tax="45.9900", total_inc_tax="53.5900"))
+    with pytest.raises(MappingError) as exc:
+        bc_order_to_ifs_order(order, products(), ctx(), customer={"customer_id": "C1"})
+    text = str(exc.value)
+    assert "would total 40.00 EUR" in text
+    assert "store's net is 45.99 EUR" in text and "nothing was sent to IFS" in text
+
+
+def test_fees_only_linked_and_not_read_are_refused() -> None:
+    order = parse_bc_order(order_payload(fees={"url": "https://x/v2/orders/3105/fees",
+                                               "resource": "/orders/3105/fees"}))
+    assert order.fees is None
+    with pytest.raises(MappingError, match="fees were not read"):
+        bc_order_to_ifs_order(order, products(), ctx(), customer={"customer_id": "C1"})
+
+
+def test_store_credit_and_gift_certificates_are_listed_as_not_posted() -> None:
+    order = parse_bc_order(order_payload(store_credit_amount="10.0000",
+                                         gift_certificate_amount="5.0000"))
+    plan = bc_order_to_ifs_order(order, products(), ctx(), customer={"customer_id": "C1"})
+    how = {m["field"]: m["how"] for m in plan["totals"]["money"]}
+    assert "means of payment" in how["store_credit_amount"]
+    assert "means of payment" in how["gift_certificate_amount"]
+    assert _posted(plan) == Decimal(plan["totals"]["net"])
+
+
+def test_bulk_line_with_an_odd_unit_price_posts_its_line_total() -> None:
+    order = parse_bc_order(order_payload(total_ex_tax="3.3300", total_inc_tax="3.3300",
+                                         subtotal_ex_tax="3.3300"))
+    lines = products([{"id": 1, "order_id": 3105, "product_id": 9, "name": "Washers",
+                       "sku": "WSH", "quantity": 1000, "price_ex_tax": "0.0033",
+                       "total_ex_tax": "3.3300", "price_inc_tax": "0.0033",
+                       "total_inc_tax": "3.3300"}])
+    plan = bc_order_to_ifs_order(order, lines, ctx(), customer={"customer_id": "C1"})
+    assert _posted(plan) == Decimal("3.33")
+    assert plan["charges"] == [{"ChargeType": "ROUNDING", "ChargeAmount": 0.03,
+                                "ChargedQty": 1, "Company": "10"}]

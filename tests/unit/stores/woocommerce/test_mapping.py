@@ -186,7 +186,10 @@ def test_order_plan_header_lines_and_charges() -> None:
         x["name"] for x in _order()["line_items"]]
     assert plan["charges"] == [
         {"ChargeType": "FREIGHT", "ChargeAmount": 4.9, "ChargedQty": 1, "Company": "10"}]
-    assert plan["totals"] == {"currency": "EUR", "net": "45.83", "total": "54.56"}
+    totals = plan["totals"]
+    assert (totals["currency"], totals["net"], totals["total"], totals["posted"]) == (
+        "EUR", "45.83", "54.56", "45.83")
+    assert totals["tax"] == "8.73" and totals["rounding"] == "0"
     assert _net(plan) == Decimal("45.83")
     json.dumps(plan)  # plain JSON: stored on the staged record
 
@@ -210,7 +213,7 @@ def test_lines_are_at_list_price_and_the_coupon_is_one_discount_charge() -> None
 
 
 def test_fees_are_summed_into_one_fee_charge_and_zero_amounts_are_left_out() -> None:
-    order = _order(shipping_total="0.00", total="51.43", total_tax="8.00")
+    order = _order(shipping_total="0.00", total="53.43", total_tax="8.00", shipping_lines=[])
     order["fee_lines"] = [{"name": "Gift wrap", "total": "3.00"},
                           {"name": "Cash on delivery fee", "total": "1.50"}]
     plan = woo_order_to_ifs_order(order, _ctx(fee_charge_type="HANDLING"))
@@ -248,13 +251,71 @@ def test_sku_map_renames_parts_and_leaves_others_alone() -> None:
     assert [x["CatalogNo"] for x in plan["lines"]] == ["IFS-MUG-BLUE", "TEA-SAMP"]
 
 
-def test_fractional_list_prices_are_rounded_to_four_places() -> None:
-    order = _order(total="18.90", total_tax="0.00", shipping_total="0.00")
-    order["line_items"] = [{"name": "Pens", "sku": "PEN", "quantity": 3, "subtotal": "10.00"},
-                           {"name": "Ink", "sku": "INK", "quantity": 1, "subtotal": "8.90"}]
+def _bulk(*lines: tuple[str, int, str]) -> dict[str, Any]:
+    """A Woo order of ``(sku, quantity, subtotal)`` lines, no tax, shipping or coupons."""
+    net = sum((Decimal(sub) for _, _, sub in lines), Decimal(0))
+    order = _order(total=str(net), total_tax="0.00", shipping_total="0.00", discount_total="0.00",
+                   shipping_lines=[], fee_lines=[], coupon_lines=[])
+    order["line_items"] = [{"name": sku, "sku": sku, "quantity": qty, "subtotal": sub,
+                            "total": sub, "price": float(Decimal(sub) / qty)}
+                           for sku, qty, sub in lines]
+    return order
+
+
+@pytest.mark.parametrize(("qty", "subtotal", "unit", "rounding"), [
+    (1000, "3.33", 0.0033, "0.03"),   # issue 13 seen 1: was 3.3000 per unit = 3300.00
+    (300, "1.00", 0.0033, "0.01"),    # was 0.9900 … (297.00 instead of 1.00)
+    (3, "10.00", 3.3333, None),       # 9.9999 is off the cent grid: 3.33 per unit + 0.01
+])
+def test_bulk_odd_unit_prices_post_the_exact_line_total(qty: int, subtotal: str, unit: float,
+                                                          rounding: str | None) -> None:
+    plan = woo_order_to_ifs_order(_bulk(("BULK", qty, subtotal)), CTX)
+    assert _net(plan) == Decimal(subtotal) == Decimal(plan["totals"]["posted"])
+    line = plan["lines"][0]
+    assert Decimal(str(line["BuyQtyDue"])) * Decimal(str(line["SaleUnitPrice"])) <= Decimal(
+        subtotal)
+    if rounding is None:
+        assert line["SaleUnitPrice"] == 3.33
+        rounding = "0.01"
+    else:
+        assert line["SaleUnitPrice"] == unit
+    assert plan["charges"] == [{"ChargeType": "ROUNDING", "ChargeAmount": float(rounding),
+                                "ChargedQty": 1, "Company": "10"}]
+
+
+def test_more_price_decimals_need_no_rounding_charge() -> None:
+    plan = woo_order_to_ifs_order(_bulk(("BULK", 1000, "3.33")), _ctx(price_decimals=5))
+    assert plan["lines"][0]["SaleUnitPrice"] == 0.00333 and plan["charges"] == []
+    assert _net(plan) == Decimal("3.33")
+
+
+def test_a_plan_that_would_not_post_the_store_net_fails_naming_both_figures() -> None:
+    order = _order()
+    order["total"] = "54.57"  # one cent more than the lines, shipping and tax add up to
+    with pytest.raises(MappingError) as exc:
+        woo_order_to_ifs_order(order, CTX)
+    text = _problems(exc)
+    assert "45.83" in text and "45.84" in text and "nothing was sent to IFS" in text
+
+
+def test_fee_lines_taxes_and_refunds_are_accounted_for() -> None:
+    order = _order(total="60.55", total_tax="8.73")
+    order["fee_lines"] = [{"name": "Express handling", "total": "5.99", "total_tax": "0.00"}]
+    order["refunds"] = [{"id": 1, "reason": "broken", "total": "-5.00"}]
     plan = woo_order_to_ifs_order(order, CTX)
-    assert plan["lines"][0]["SaleUnitPrice"] == 3.3333
-    assert abs(_net(plan) - Decimal("18.90")) <= Decimal("0.01") * len(plan["lines"])
+    assert _net(plan) == Decimal("51.82")
+    how = {m["field"]: m["how"] for m in plan["totals"]["money"]}
+    assert how["fee_lines (Express handling)"] == "charge FEE"
+    assert how["shipping_total"] == "charge FREIGHT"
+    assert how["total_tax"].startswith("not posted") and how["refunds"].startswith("not posted")
+
+
+def test_shipping_lines_that_disagree_with_shipping_total_are_refused() -> None:
+    order = _order()
+    order["shipping_lines"] = [{"method_title": "Flat", "total": "3.90"}]
+    with pytest.raises(MappingError) as exc:
+        woo_order_to_ifs_order(order, CTX)
+    assert "shipping lines add up to 3.90 but shipping_total is 4.90" in _problems(exc)
 
 
 def test_every_valid_generated_order_maps_to_its_net_total(

@@ -1,0 +1,112 @@
+"""The chaos run of the fleet (issue 10), at CI size or ``--long``, with its figures.
+
+    .venv/bin/python bench/chaos.py            # CI size, as in `make test`
+    .venv/bin/python bench/chaos.py --long     # bigger, longer; writes docs/reliability.md
+
+Uses real components, like ``ml-connector demo``: Postgres from ``DATABASE_URL`` (embedded
+when unset), a Redis of the run's own for the fleet (it is restarted mid-run), the sandbox in
+this process, and the real ``ml-connector worker`` / ``beat`` / ``web`` processes. Exit code 0
+when every invariant holds (tests/chaos/engine.py says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+LONG = {"woo_orders": 240, "woo_customers": 50, "bc_orders": 40, "invalid": 5,
+        "chaos_s": 240.0, "settle_timeout_s": 900.0, "redis_restarts": 2,
+        "kill_every_s": (8.0, 20.0)}
+
+
+def render(report: object, opts: object, long: bool) -> str:
+    from tests.chaos.engine import ChaosOptions, ChaosReport
+
+    assert isinstance(report, ChaosReport) and isinstance(opts, ChaosOptions)
+    faults = "\n".join(f"| {k} | {v} |" for k, v in sorted(report.faults.items()))
+    kills = "\n".join(f"| {k} | {v} |" for k, v in sorted(report.kills.items()))
+    records = ", ".join(f"{k} {v}" for k, v in sorted(report.records.items()))
+    totals = f"{report.store_orders} / {report.ifs_orders} / {report.vouchers}"
+    return f"""# Reliability: the fleet under chaos
+
+Written by `bench/chaos.py{' --long' if long else ''}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC
+(seed {report.seed}; the CI-size run is `tests/chaos/test_chaos.py` in `make test`).
+
+The real processes — {opts.workers} `ml-connector worker` (pool of {opts.concurrency}), two
+`ml-connector beat` at once, `ml-connector web` — against Postgres, a Redis of the run's own
+and the sandbox, for {opts.chaos_s:.0f} s of faults, then until settled. See
+`tests/chaos/engine.py` for the schedule and the invariants.
+
+## Load
+
+| | |
+|---|---|
+| WooCommerce orders | {opts.woo_orders} ({opts.invalid} invalid on purpose) |
+| BigCommerce orders | {opts.bc_orders} (with payments, shipments, refunds) |
+| staged records | {records} |
+| store orders / IFS orders / GL vouchers | {totals} |
+| tenant IFS budget | {report.budget_per_min}/min; busiest 60 s window: {report.busiest_minute} |
+| run time | {report.seconds:.0f} s |
+
+## Faults injected
+
+| kind | count (1 for a switch: on for the whole chaos phase) |
+|---|---|
+{faults}
+
+## Kills
+
+| kind | count |
+|---|---|
+{kills}
+
+## Outcome
+
+| | |
+|---|---|
+| settled | {'yes' if report.settled else 'NO'} |
+| lost | {len(report.lost)} |
+| duplicated | {len(report.duplicated)} |
+| budget overruns (60 s windows above the budget) | {report.budget_overruns} |
+| unexplained | {len(report.unexplained)} |
+| tracebacks in the worker logs | {report.tracebacks} |
+
+{chr(10).join('- ' + p for p in report.problems()) or 'Every invariant held.'}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--long", action="store_true", help="the bigger run; writes the doc")
+    parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "reliability.md")
+    args = parser.parse_args(argv)
+
+    from connector import migrate
+    from connector.runtime import bootstrap
+    from tests.chaos.engine import Chaos, ChaosOptions
+
+    settings = bootstrap()
+    assert settings.database_url
+    migrate.upgrade(settings.database_url)
+    opts = ChaosOptions(seed=args.seed, **(LONG if args.long else {}))  # type: ignore[arg-type]
+    folder = Path(tempfile.mkdtemp(prefix="mlc-chaos-"))
+    report = Chaos(opts, folder).run()
+    text = render(report, opts, args.long)
+    if args.long:
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    print(text)
+    print(f"logs: {folder}")
+    return 0 if not report.problems() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
