@@ -407,6 +407,13 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
     worker = beat = None
     tenant_created = False
     try:
+        if opts.ifs_latency_ms:
+            # The sandbox's latency switch (docs/sandbox.md, Faults): every IFS request waits.
+            import requests
+
+            requests.post(f"{sandbox.urls['ifs']}/_sandbox/faults",
+                          json={"latency_ms": opts.ifs_latency_ms}, timeout=10
+                          ).raise_for_status()
         sandbox.ifs.seed_customer({"CustomerId": "WALKIN", "Name": "Walk-in customer",
                                    "Company": "10"})
         seeded = sandbox.woo.seed(customers=opts.customers, orders=opts.orders, seed=opts.seed,
@@ -545,6 +552,7 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
         "params": {"orders": opts.orders, "customers": opts.customers, "workers": opts.workers,
                    "budget_per_min": opts.budget_per_min, "ifs_budget_per_min": ifs_budget,
                    "invalid": opts.invalid, "seed": opts.seed,
+                   "ifs_latency_ms": opts.ifs_latency_ms,
                    "dispatch_interval_s": settings.dispatch_interval_s,
                    "load_inflight_per_tenant": settings.load_inflight_per_tenant},
         "machine": facts,
@@ -664,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the pipeline is measured, 600 shows budget-bound behaviour")
     parser.add_argument("--ifs-budget-per-min", type=int, default=None,
                         help="what the IFS simulator grants; unset: --budget-per-min")
+    parser.add_argument("--ifs-latency-ms", type=int, default=0,
+                        help="latency the IFS simulator adds to every request (e.g. 150)")
     parser.add_argument("--invalid", type=int, default=0,
                         help="orders seeded invalid on purpose (they end as failed records)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated store data")

@@ -46,6 +46,11 @@ SOURCE_STATUSES = ("active", "paused", "auth_failed")
 SYSTEMS = ("woocommerce", "bigcommerce")
 
 
+#: The pump's claim order: customers before orders (so references exist), then oldest first.
+#: The same expression is indexed (``ix_staged_records_claim``) and used by the claim query.
+CLAIM_RANK = text("(CASE WHEN entity = 'customer' THEN 0 ELSE 1 END)")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
@@ -123,6 +128,13 @@ class StagedRecord(Base):
         Index("ix_staged_records_state_updated", "state", "updated_at"),
         Index("ix_staged_records_tenant_state", "tenant_id", "state"),
         Index("ix_staged_records_record", "source_id", "entity", "external_id"),
+        # The pump's claim (records.claim_pending): pending rows of one tenant in claim order
+        # (customers first, then by id), so a claim reads O(batch) rows, not the backlog.
+        Index("ix_staged_records_claim", "tenant_id", CLAIM_RANK, "id",
+              postgresql_where=text("state = 'pending'")),
+        # In-flight rows of a tenant (the pump's budget count) without reading the backlog.
+        Index("ix_staged_records_inflight", "tenant_id", "enqueued_at",
+              postgresql_where=text("state = 'pending' AND enqueued_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -169,6 +181,32 @@ class RecordLink(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_now(), onupdate=_now()
     )
+
+
+class WriteIntent(Base):
+    """The write-intent journal (design.md §3.4): committed before the load creates anything in
+    IFS, keyed by the IFS natural key (customer id, order ``CustomerPoNo``, voucher text).
+
+    No row: nothing can exist in IFS through us, so the create needs no lookup. A row without
+    an ``ifs_key``: an earlier attempt may have created it (crash, unknown outcome), so the load
+    looks it up first. A row with an ``ifs_key``: the create is known to have happened.
+    """
+
+    __tablename__ = "write_intents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "kind", "natural_key", name="uq_write_intents_natural"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # customer | order | voucher
+    natural_key: Mapped[str] = mapped_column(String(200))
+    plan_hash: Mapped[str] = mapped_column(String(64))
+    staged_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    ifs_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CustomerIndex(Base):

@@ -90,6 +90,8 @@ TENANT_SETTINGS: dict[str, Check] = {
     "handling_charge_type": _text, "wrapping_charge_type": _text, "rounding_charge_type": _text,
     "price_decimals": _int_at_least(0), "currency_decimals": _int_map,
     "customer_id_prefix": _text,
+    # issue 14: the write-intent journal and the voucher change set
+    "adopt_existing_ifs_records": _bool, "voucher_mode": _choice("batch", "steps"),
 }
 #: Source-only settings.
 SOURCE_SETTINGS: dict[str, Check] = {

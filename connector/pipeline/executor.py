@@ -1,10 +1,13 @@
 """The plan executor (design.md §3.4): runs one plan against IFS, idempotently.
 
-1. the record link first (we created it before → update with ``If-Match``);
-2. otherwise the natural-key lookup in IFS (``CustomerId``, ``CustomerPoNo``, voucher text) —
-   a crash between an IFS create and our commit is healed here by adopting the record;
-3. only then a create (customer with addresses and contacts, or order header with lines and
-   charges, as one atomic ``$batch`` change set by default).
+1. the record link first (we created it before → nothing when the owned fields are unchanged,
+   else one PATCH with the stored ``If-Match``);
+2. otherwise the write-intent journal (``intents.py``): the intent is committed, and only a
+   record attempted before without a known outcome (a crash between an IFS create and our
+   commit) — or every record of a tenant that adopts existing IFS records — is looked up by
+   natural key (``CustomerId``, ``CustomerPoNo``, voucher text) and adopted if found;
+3. then a create (customer with addresses and contacts, or order header with lines and
+   charges, as one atomic ``$batch`` change set by default): one request per new record.
 
 On 412 the executor re-reads and re-applies only the fields the connector owns, a bounded
 number of times. Vouchers (BigCommerce payments, shipments, refunds) are in ``vouchers.py``.
@@ -25,7 +28,7 @@ from connector.ifs.batch import BatchRequest
 from connector.ifs.client import IfsODataClient
 from connector.ifs.odata import filter_eq, odata_key
 from connector.models import FAILED, Source, StagedRecord, Tenant
-from connector.pipeline import records
+from connector.pipeline import intents, records
 from connector.pipeline.audit import WriteContext
 from connector.pipeline.identity import ensure_own_customer
 from connector.pipeline.links import (
@@ -57,6 +60,8 @@ class PlanExecutor:
         self.tenant = tenant
         self.source = source
         self.load_dependency = load_dependency
+        #: creates known to have happened, for the write-intent journal: (kind, key, IFS key)
+        self.outcomes: list[tuple[str, str, str]] = []
 
     def execute(self, plan: dict[str, Any], link: LinkSnapshot | None,
                 content_hash: str) -> tuple[str, str | None, dict[str, Any]]:
@@ -70,6 +75,17 @@ class PlanExecutor:
         raise DataError(f"unknown plan kind {kind!r}")
 
     # -- shared --------------------------------------------------------------------------------
+
+    def intend(self, kind: str, natural_key: str, plan: dict[str, Any]) -> tuple[bool, str | None]:
+        """Commit the intent to create (``intents.begin``) and say whether to look the record
+        up first: (look up?, IFS key of a create known to have happened earlier)."""
+        prior = intents.begin(self.tenant.id, kind, natural_key, plan)
+        return prior.seen or intents.adopts_existing(self.tenant), prior.ifs_key
+
+    def completed(self, kind: str, natural_key: str, ifs_key: str) -> None:
+        """Note a create known to have happened; the loader records it (``intents.complete``)
+        with the link, or on its own when the load stops afterwards."""
+        self.outcomes.append((kind, natural_key, ifs_key))
 
     def patch_owned(self, projection: str, entity_set: str, key: dict[str, str | int],
                     owned: dict[str, Any], etag: str | None) -> tuple[dict[str, Any], str | None]:
@@ -105,11 +121,16 @@ class PlanExecutor:
         key: dict[str, str | int] = {"CustomerId": cid}
         owned = dict(plan.get("owned") or {})
         if link is not None:
-            if link.content_hash == content_hash and link.etag:
-                return cid, link.etag, link.details
+            # Compare what IFS holds of ours (the owned fields), not the store record's whole
+            # content: a change of a field we do not own (a phone) costs no request.
+            unchanged = (link.content_hash == content_hash
+                         or link.details.get("owned") == owned)
+            if unchanged and link.etag:
+                return cid, link.etag, {**link.details, "owned": owned}
             _, etag = self.patch_owned(CUSTOMERS, "CustomerInfoSet", key, owned, link.etag)
-            return cid, etag, {"owned": owned}
-        found = self.own_customer(cid)
+            return cid, etag, {**link.details, "owned": owned}
+        look_up, _ = self.intend("customer", cid, plan)
+        found = self.own_customer(cid) if look_up else None
         if found is None and plan.get("email"):
             # A customer keyed in IFS by hand with the same e-mail (found by enrichment) is
             # the same buyer: link to it instead of creating a duplicate.
@@ -127,7 +148,14 @@ class PlanExecutor:
                             detail="customer already in IFS; linked instead of created")
             if any(entity.get(k) != v for k, v in owned.items()):
                 _, etag = self.patch_owned(CUSTOMERS, "CustomerInfoSet", key, owned, etag)
+            self.completed("customer", cid, cid)
             return cid, etag, {"owned": owned}
+        return cid, self.create_customer(plan), {"owned": owned}
+
+    def create_customer(self, plan: dict[str, Any]) -> str | None:
+        """The customer with its addresses and contacts as one change set; returns its ETag.
+        The intent must be committed before."""
+        cid = str(plan["customer_id"])
         requests = [BatchRequest("POST", "CustomerInfoSet", plan["create"], content_id="1")]
         for i, address in enumerate(plan.get("addresses") or [], start=2):
             requests.append(BatchRequest("POST", "$1/CustomerInfoAddresses", address,
@@ -147,8 +175,10 @@ class PlanExecutor:
                 raise
             self.ctx.record("adopt", "ok", ifs_key=cid, http_status=200,
                             detail="customer created concurrently; linked instead of created")
-            return cid, again[1], {"owned": owned}
-        return cid, responses[0].etag, {"owned": owned}
+            self.completed("customer", cid, cid)
+            return again[1]
+        self.completed("customer", cid, cid)
+        return responses[0].etag
 
     def own_customer(self, cid: str) -> tuple[dict[str, Any], str | None] | None:
         """The IFS customer ``cid`` and its ETag when it exists and belongs to the tenant's
@@ -161,15 +191,27 @@ class PlanExecutor:
         return found
 
     def ensure_inline_customer(self, plan: dict[str, Any]) -> str:
-        """A customer that has no store record of its own (a guest): lookup, else create —
-        or the existing customer its e-mail matches. Returns the customer the order must use;
-        the e-mail index is written only with that customer, which exists in IFS."""
+        """A customer that has no store record of its own (a guest): the e-mail index first
+        (it points only at customers of the tenant's company that exist in IFS), then the
+        journal; a lookup only when an earlier attempt's outcome is unknown. Returns the
+        customer the order must use."""
         cid = str(plan["customer_id"])
-        if self.own_customer(cid) is None:
-            cid = self.customer(plan, None, None)[0]
-        if plan.get("email"):
+        email = str(plan.get("email") or "")
+        if email:
             with session_scope() as s:
-                index_customer(s, self.tenant.id, plan["email"], cid, origin="connector")
+                known = lookup_customer_by_email(s, self.tenant.id, email)
+            if known:
+                return known  # a repeat buyer (ours or found in IFS by enrichment): no request
+        look_up, done = self.intend("customer", cid, plan)
+        if done is None:
+            exists = look_up and self.own_customer(cid) is not None
+            if exists:
+                self.completed("customer", cid, cid)
+            else:
+                self.create_customer(plan)
+        if email:
+            with session_scope() as s:
+                index_customer(s, self.tenant.id, email, cid, origin="connector")
         return cid
 
     # -- orders --------------------------------------------------------------------------------
@@ -227,28 +269,35 @@ class PlanExecutor:
             if link.details.get("owned") == owned and link.etag:
                 return link.ifs_key, link.etag, link.details
             key: dict[str, str | int] = {"OrderNo": link.ifs_key}
-            _, etag = self.patch_owned(ORDERS, "CustomerOrderSet", key, owned, link.etag)
-            return link.ifs_key, etag, {**link.details, "owned": owned}
+            entity, etag = self.patch_owned(ORDERS, "CustomerOrderSet", key, owned, link.etag)
+            return link.ifs_key, etag, _with_label({**link.details, "owned": owned}, entity)
         header["CustomerNo"] = self.resolve_customer(plan["customer"])
         po, site = str(plan["customer_po_no"]), str(header["Contract"])
-        found = self.find_order(po, site)
+        look_up, _ = self.intend("order", po, plan)
+        found = self.find_order(po, site) if look_up else None
         mode = str((self.tenant.settings or {}).get("order_mode", "batch"))
+        details: dict[str, Any] = {"owned": owned, "lines": len(plan["lines"])}
         if found is not None:
             entity, etag = found
             order_no = str(entity["OrderNo"])
             self.ctx.record("adopt", "ok", ifs_key=order_no, http_status=200,
                             detail=f"order {po} already in IFS; linked instead of created")
             self.complete_lines(order_no, plan)
+            details = _with_label(details, entity)
             if any(entity.get(k) != v for k, v in owned.items()):
-                _, etag = self.patch_owned(ORDERS, "CustomerOrderSet", {"OrderNo": order_no},
-                                           owned, etag)
-            return order_no, etag, {"owned": owned, "lines": len(plan["lines"])}
+                entity, etag = self.patch_owned(ORDERS, "CustomerOrderSet",
+                                                {"OrderNo": order_no}, owned, etag)
+                details = _with_label(details, entity)
+            self.completed("order", po, order_no)
+            return order_no, etag, details
         if mode == "sequential":
             entity, etag = self.ctx.write(
                 "create", po, lambda: self.client.create(ORDERS, "CustomerOrderSet", header))
             order_no = str(entity["OrderNo"])
+            details = _with_label(details, entity)
             self.complete_lines(order_no, plan)
-            return order_no, etag, {"owned": owned, "lines": len(plan["lines"])}
+            self.completed("order", po, order_no)
+            return order_no, etag, details
         requests = [BatchRequest("POST", "CustomerOrderSet", header, content_id="1")]
         for i, line in enumerate(plan["lines"], start=2):
             requests.append(BatchRequest("POST", "$1/OrderLinesArray", line, content_id=str(i)))
@@ -258,7 +307,9 @@ class PlanExecutor:
                                          content_id=str(i)))
         responses = self.ctx.write("create", po, lambda: self.client.batch(ORDERS, requests))
         order_no = str(responses[0].body["OrderNo"])
-        return order_no, responses[0].etag, {"owned": owned, "lines": len(plan["lines"])}
+        details = _with_label(details, responses[0].body)
+        self.completed("order", po, order_no)
+        return order_no, responses[0].etag, details
 
     def complete_lines(self, order_no: str, plan: dict[str, Any]) -> None:
         """Add the lines (and charges) IFS does not have yet: a resumed sequential load adds
@@ -287,3 +338,15 @@ class PlanExecutor:
                     continue
                 self.ctx.write("create-charge", order_no, partial(
                     self.client.create, ORDERS, f"{base}/CustomerOrderChargeArray", charge))
+
+
+def _with_label(details: dict[str, Any], entity: Any) -> dict[str, Any]:
+    """Keep the link's record of the order's ``LabelNote`` (voucher loads decide on it instead
+    of re-reading the order) from the same IFS answer as the ETag stored beside it, so the two
+    never disagree: a stale label always comes with a stale ETag, which IFS answers with 412."""
+    out = dict(details)
+    if isinstance(entity, dict) and "LabelNote" in entity:
+        out["label_note"] = entity["LabelNote"]
+    else:
+        out.pop("label_note", None)
+    return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -50,6 +50,18 @@ def save_link(s: Session, *, tenant_id: int, source_id: int, entity: str, extern
                                             "details")} | {"updated_at": func.now()},
     )
     s.execute(stmt)
+
+
+def remember_order_label(s: Session, source_id: int, external_id: str, old_etag: str | None,
+                         new_etag: str | None, label: str) -> None:
+    """After a voucher load set an order's ``LabelNote``: store the order's new ETag and label
+    on its link, but only if the link still holds the ETag we wrote over (the order's own load
+    may have moved it meanwhile; then the next writer re-reads on 412)."""
+    s.execute(update(RecordLink).where(
+        RecordLink.source_id == source_id, RecordLink.entity == "order",
+        RecordLink.external_id == external_id, RecordLink.etag.is_not_distinct_from(old_etag))
+        .values(etag=new_etag, details=RecordLink.details.op("||")(
+            func.jsonb_build_object("label_note", label)), updated_at=func.now()))
 
 
 def index_customer(s: Session, tenant_id: int, email: str, customer_id: str,

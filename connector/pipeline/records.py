@@ -26,12 +26,14 @@ from connector import metrics
 from connector.logformat import correlation_id
 from connector.logs import scrub
 from connector.models import (
+    CLAIM_RANK,
     DONE,
     FAILED,
     PARKED,
     PENDING,
     SUPERSEDED,
     StagedRecord,
+    Tenant,
 )
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,14 @@ def mark_done(session: Session, record: StagedRecord) -> None:
     finish(session, record, DONE)
 
 
+def mark_done_by_id(session: Session, staged_id: int) -> None:
+    """:func:`mark_done` without loading the row (its payload and plan stay in Postgres)."""
+    session.execute(update(StagedRecord).where(StagedRecord.id == staged_id)
+                    .values(state=DONE, last_error=None, error_kind=None, enqueued_at=None,
+                            failing_since=None))
+    metrics.record_finished(DONE)
+
+
 def mark_failed(session: Session, record: StagedRecord, reason: str, kind: str = "data") -> None:
     finish(session, record, FAILED, reason=reason, kind=kind)
 
@@ -195,6 +205,42 @@ def newer_version_exists(session: Session, record: StagedRecord) -> bool:
     return found is not None
 
 
+def _ready(stale: datetime) -> Any:
+    """A pending row no worker holds: never handed out, or handed out so long ago that its
+    message is considered lost."""
+    return and_(StagedRecord.state == PENDING,
+                or_(StagedRecord.enqueued_at.is_(None), StagedRecord.enqueued_at < stale))
+
+
+def claim_statement(tenant_id: int, *, room: int, cap: int, stale: datetime,
+                    now: datetime) -> Any:
+    """One tenant's claim as one statement: up to ``room`` minus the rows already in flight
+    (and at most ``cap``), customers first (so references exist), then oldest first, marked
+    enqueued and returned.
+
+    It reads O(batch) rows, not the backlog: the pick walks ``ix_staged_records_claim`` (the
+    tenant's pending rows in exactly this order) and the in-flight count
+    ``ix_staged_records_inflight``. ``SKIP LOCKED`` lets two pumps run at once without handing
+    out the same row twice."""
+    in_flight = (select(func.count()).select_from(StagedRecord)
+                 .where(StagedRecord.tenant_id == tenant_id, StagedRecord.state == PENDING,
+                        StagedRecord.enqueued_at.is_not(None), StagedRecord.enqueued_at >= stale)
+                 .scalar_subquery())
+    picked = (select(StagedRecord.id)
+              .where(StagedRecord.tenant_id == tenant_id, _ready(stale))
+              .order_by(CLAIM_RANK, StagedRecord.id)
+              .limit(func.least(cap, func.greatest(0, room - in_flight)))
+              .with_for_update(skip_locked=True)
+              .cte("picked"))
+    # ``= ANY(ARRAY(…))``, not a join: the planner cannot size a LIMIT computed in SQL, and
+    # would hash-join the whole table for a join; with an array it probes the primary key.
+    return (update(StagedRecord)
+            .add_cte(picked)
+            .where(text("staged_records.id = ANY(ARRAY(SELECT picked.id FROM picked))"))
+            .values(enqueued_at=now, attempts=StagedRecord.attempts + 1)
+            .returning(StagedRecord.id, StagedRecord.entity))
+
+
 def is_newer_than(session: Session, record: StagedRecord, applied_version: str) -> bool:
     """Whether ``record`` happened after the version already applied to IFS (the link's
     ``last_version``): a later time, or the same time and seen later."""
@@ -217,47 +263,31 @@ PUMP_LOCK = 0x6D6C63  # "mlc"
 def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: int,
                   tenant_id: int | None = None, limit: int = 1000) -> list[int]:
     """Pick pending rows to hand to the transform queue, respecting each tenant's in-flight
-    budget, and mark them enqueued. Rows in flight for longer than ``stale_after_s`` are
-    considered lost and handed out again. Commit before enqueueing the returned ids."""
+    budget, and mark them enqueued (one statement per tenant with ready rows). Rows in flight
+    for longer than ``stale_after_s`` are considered lost and handed out again. Commit before
+    enqueueing the returned ids."""
     now = datetime.now(UTC)
     stale = now - timedelta(seconds=stale_after_s)
-    in_flight = and_(StagedRecord.state == PENDING, StagedRecord.enqueued_at.is_not(None),
-                     StagedRecord.enqueued_at >= stale)
-    busy_q = select(StagedRecord.tenant_id, func.count()).where(in_flight)
     if tenant_id is not None:
-        busy_q = busy_q.where(StagedRecord.tenant_id == tenant_id)
-    busy = dict(session.execute(busy_q.group_by(StagedRecord.tenant_id)).tuples().all())
-    tenants_q = select(StagedRecord.tenant_id).distinct().where(
-        StagedRecord.state == PENDING,
-        or_(StagedRecord.enqueued_at.is_(None), StagedRecord.enqueued_at < stale))
-    if tenant_id is not None:
-        tenants_q = tenants_q.where(StagedRecord.tenant_id == tenant_id)
+        tenants = [tenant_id]
+    else:
+        ready = select(StagedRecord.id).where(StagedRecord.tenant_id == Tenant.id,
+                                              _ready(stale))
+        tenants = list(session.scalars(select(Tenant.id).where(ready.exists())
+                                       .order_by(Tenant.id)))
     claimed: list[int] = []
-    for tid in session.scalars(tenants_q).all():
-        # One pump at a time per tenant (until this transaction commits), counting what is in
-        # flight again under the lock: two pumps at once never hand out more than the cap.
+    for tid in tenants:
+        cap = limit - len(claimed)
+        if cap <= 0:
+            break
+        # One pump at a time per tenant (until this transaction commits): the in-flight count
+        # of the claim statement then sees every earlier pump's claims, so two pumps at once
+        # never hand out more than the cap.
         if not session.scalar(select(func.pg_try_advisory_xact_lock(PUMP_LOCK, tid))):
             continue  # another pump is filling this tenant's room right now
-        busy[tid] = int(session.scalar(select(func.count()).where(
-            in_flight, StagedRecord.tenant_id == tid)) or 0)
-        room = min(inflight_per_tenant - busy.get(tid, 0), limit - len(claimed))
-        if room <= 0:
-            continue
-        # Oldest first; customers before orders so references exist; SKIP LOCKED lets two
-        # pumps run at once without handing out the same row twice.
-        ids = list(session.scalars(
-            select(StagedRecord.id)
-            .where(StagedRecord.tenant_id == tid, StagedRecord.state == PENDING,
-                   or_(StagedRecord.enqueued_at.is_(None), StagedRecord.enqueued_at < stale))
-            .order_by(text("CASE WHEN entity = 'customer' THEN 0 ELSE 1 END"),
-                      StagedRecord.id)
-            .limit(room)
-            .with_for_update(skip_locked=True)
-        ))
-        if ids:
-            session.execute(update(StagedRecord).where(StagedRecord.id.in_(ids))
-                            .values(enqueued_at=now, attempts=StagedRecord.attempts + 1))
-            claimed.extend(ids)
+        stmt = claim_statement(tid, room=inflight_per_tenant, cap=cap, stale=stale, now=now)
+        rows = session.execute(stmt).tuples().all()
+        claimed.extend(i for _, i in sorted((entity != "customer", i) for i, entity in rows))
     return claimed
 
 

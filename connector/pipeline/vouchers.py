@@ -2,15 +2,19 @@
 issue 5 §5) — called by :class:`connector.pipeline.executor.PlanExecutor`.
 
 Exactly one voucher per store event, across retries and crashes (ifs-cloud.md Decisions 6–7):
-the voucher text (``VoucherText2``) is the event's natural key and is looked up before anything
-is created, so a task that crashed between ``CreateVoucher`` and our commit adopts the voucher
-on its retry; the wizard removes its temporary voucher when a step fails. The record lock held
-by the loader means one event is never loaded twice at once.
+the voucher text (``VoucherText2``) is the event's natural key. The write intent is committed
+before the voucher is posted (``intents.py``); only an event attempted before without a known
+outcome (a task that crashed between ``CreateVoucher`` and our commit) is looked up by its text
+first and adopted if found. The voucher goes out as one change set (header, rows and
+``CreateVoucher``), or step by step with ``voucher_mode=steps`` (the wizard then removes its
+temporary voucher when a step fails). The record lock held by the loader means one event is
+never loaded twice at once.
 
 Afterwards, where the tenant maps a label for the event (``bc_order_labels``), the IFS order's
-``LabelNote`` is updated with If-Match (``PlanExecutor.patch_owned``: re-read and re-apply on
-412). A label from a later event is not overwritten by an earlier one (a refunded order stays
-"refunded" when its shipment is processed late).
+``LabelNote`` is updated with the ETag stored on the order's link (the link also remembers the
+label), so an order nobody else touched costs one PATCH; on 412 the order is re-read and the
+label re-decided. A label from a later event is not overwritten by an earlier one (a refunded
+order stays "refunded" when its shipment is processed late).
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ from __future__ import annotations
 import logging
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from connector.db import session_scope
-from connector.errors import DataError, Transient
+from connector.errors import Conflict, DataError, Transient
+from connector.ifs.odata import odata_key
 from connector.ifs.vouchers import VoucherPlan, VoucherRow, VoucherWizard
 from connector.models import FAILED, PARKED, RecordLink, StagedRecord
 from connector.pipeline import records
-from connector.pipeline.links import LinkSnapshot
+from connector.pipeline.links import LinkSnapshot, remember_order_label
 from connector.pipeline.records import Parked
 
 if TYPE_CHECKING:  # the executor calls this module; it is only a type here
@@ -72,15 +78,18 @@ def execute_voucher(executor: PlanExecutor, plan: dict[str, Any],
         vplan = voucher_plan(plan)
         vplan.validate()  # debit == credit, accounts present: before any request
         wizard = VoucherWizard(executor.client)
-        existing = wizard.find_voucher_by_text(vplan.company, vplan.text)
+        look_up, _ = executor.intend("voucher", vplan.text, plan)
+        existing = wizard.find_voucher_by_text(vplan.company, vplan.text) if look_up else None
         if existing is not None:
             # A previous attempt posted it and died before our commit: adopt, never repost.
             executor.ctx.record("adopt", "ok", ifs_key=str(existing), http_status=200,
                                 detail=f"voucher {existing} already posted for {text}")
             number = existing
         else:
-            number = executor.ctx.write("create-voucher", text,
-                                        lambda: wizard.create(vplan))
+            steps = str((executor.tenant.settings or {}).get("voucher_mode", "batch")) == "steps"
+            post = wizard.create if steps else wizard.create_in_one_changeset
+            number = executor.ctx.write("create-voucher", text, lambda: post(vplan))
+        executor.completed("voucher", vplan.text, str(number))
         key = str(number)
         details = {"text": text, "voucher_no": number, "company": vplan.company,
                    "voucher_type": vplan.voucher_type, "amount": str(plan.get("amount")),
@@ -99,9 +108,12 @@ def _apply_label(executor: PlanExecutor, plan: dict[str, Any]) -> str | None:
     value = str(label["value"])
     order_id = str(label.get("order_external_id") or "")
     with session_scope() as s:
-        order_key = s.scalar(select(RecordLink.ifs_key).where(
+        order_link = s.scalar(select(RecordLink).where(
             RecordLink.source_id == executor.source.id, RecordLink.entity == "order",
             RecordLink.external_id == order_id))
+        order_key = order_link.ifs_key if order_link is not None else None
+        link_etag = order_link.etag if order_link is not None else None
+        known = dict(order_link.details or {}) if order_link is not None else {}
         latest = s.scalar(select(StagedRecord).where(
             StagedRecord.source_id == executor.source.id, StagedRecord.entity == "order",
             StagedRecord.external_id == order_id)
@@ -117,13 +129,38 @@ def _apply_label(executor: PlanExecutor, plan: dict[str, Any]) -> str | None:
         # No wait hint: the task's exponential backoff gives a slow order load minutes.
         raise Transient(f"order {order_id} is not in IFS yet; the {event} label waits for it")
     key: dict[str, str | int] = {"OrderNo": order_key}
+    outranked = label.get("outranked_by") or []
+    if link_etag and "label_note" in known:
+        # The order's link knows its label and ETag: decide without reading the order, PATCH
+        # with that ETag; a 412 (someone changed the order) falls back to re-reading it.
+        current = known["label_note"]
+        if current == value or current in outranked:
+            return str(current)
+        path = f"CustomerOrderSet{odata_key(**key)}"
+        try:
+            _, etag = executor.ctx.write("update", order_key, partial(
+                executor.client.patch, ORDERS, path, {"LabelNote": value}, link_etag))
+        except Conflict:
+            log.info("412 on order %s: re-reading it to set the %s label", order_key, event)
+        else:
+            _remember(executor, order_id, link_etag, etag, value)
+            return value
     found = executor.client.get(ORDERS, "CustomerOrderSet", key)
     if found is None:
         raise DataError(f"IFS order {order_key} (store order {order_id}) no longer exists; the "
                         f"{event} label cannot be set")
     entity, etag = found
     current = entity.get("LabelNote")
-    if current == value or current in (label.get("outranked_by") or []):
+    if current == value or current in outranked:
+        _remember(executor, order_id, link_etag, etag, str(current))
         return str(current)
-    executor.patch_owned(ORDERS, "CustomerOrderSet", key, {"LabelNote": value}, etag)
+    _, new_etag = executor.patch_owned(ORDERS, "CustomerOrderSet", key, {"LabelNote": value},
+                                       etag)
+    _remember(executor, order_id, link_etag, new_etag, value)
     return value
+
+
+def _remember(executor: PlanExecutor, order_id: str, old_etag: str | None,
+              new_etag: str | None, label: str) -> None:
+    with session_scope() as s:
+        remember_order_label(s, executor.source.id, order_id, old_etag, new_etag, label)
