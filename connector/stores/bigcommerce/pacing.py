@@ -32,7 +32,6 @@ class StoreBudget(Protocol):
     def acquire_waiting(self, n: int = 1) -> None: ...
 
 
-
 @dataclass(frozen=True)
 class RateState:
     """The per-store request budget as of the last response (bc §6 headers).

@@ -80,7 +80,6 @@ def describe_bc_error(response: requests.Response) -> tuple[str | None, str | No
     return (None, None)
 
 
-
 def as_int(value: object) -> int | None:
     if isinstance(value, bool):
         return None

@@ -78,7 +78,6 @@ def customer_version_key(row: Mapping[str, Any]) -> tuple[int, str]:
     return (int(row.get("id") or 0), str(row.get("date_modified") or ""))
 
 
-
 # --------------------------------------------------------------------------------------------
 # staged record versions
 
