@@ -1,5 +1,5 @@
-"""BigCommerce flow: fetch (fallback polling and webhook fetch-by-id) and the planners that turn
-staged BigCommerce records into IFS plans (design.md §3, ``reference/bigcommerce.md``).
+"""BigCommerce flow: fetch and stage (fallback polling and webhook fetch-by-id; design.md §3,
+``reference/bigcommerce.md``).
 
 What is staged, per changed order (bc decision 4: the webhook and the poll path stage exactly the
 same record keys, so they dedupe on ``(entity, external id, version)``):
@@ -9,57 +9,34 @@ same record keys, so they dedupe on ``(entity, external id, version)``):
 * ``shipment`` — each shipment, with the order's product lines (to value the shipped items);
 * ``refund`` — each refund (v3 ``payment_actions/refunds``).
 
-Versions are UTC timestamps ``YYYY-MM-DDTHH:MM:SSZ`` so they sort as strings (the staging table
-compares versions as text); BigCommerce's own RFC 2822 dates do not sort.
+Versions are UTC timestamps ``YYYY-MM-DDTHH:MM:SSZ`` so they sort as strings
+(:mod:`~connector.stores.bigcommerce.versions`). The planners that turn these records into IFS
+plans are :mod:`~connector.stores.bigcommerce.planners`.
 
-Customer matching (issue 5 §4, bc decision 6): an order's buyer is looked up by e-mail in the
-connector's index (IFS enrichment plus our own creations). No match → tenant setting
-``bc_customer_policy``: ``skip`` (default) parks the order with a reason until the customer
-exists in IFS; ``create`` makes the IFS customer once, from name and billing address. Under
-``skip`` IFS is the customer master, so BigCommerce customers are not copied: the customers
-stream idles (its cursor does not move, so switching to ``create`` later loses nothing).
+Under ``bc_customer_policy`` ``skip`` (the default) IFS is the customer master, so BigCommerce
+customers are not copied: the customers stream idles (its cursor does not move, so switching to
+``create`` later loses nothing).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.config import Secret
 from connector.db import session_scope
 from connector.errors import NotFound
-from connector.models import Source, StagedRecord, SyncCursor, Tenant
+from connector.models import Source, SyncCursor, Tenant
 from connector.pipeline import records
 from connector.pipeline.dispatch import advance_cursor
-from connector.pipeline.links import lookup_customer_by_email
-from connector.pipeline.records import Incoming, Parked
-from connector.pipeline.targets import fleet_budget, mapping_context, source_credentials
-from connector.stores.bigcommerce.client import BigCommerceClient, parse_rfc2822
-from connector.stores.bigcommerce.mapping import (
-    bc_buyer_to_ifs_customer,
-    bc_customer_to_ifs_customer,
-    bc_order_to_ifs_order,
-    bc_payment_to_voucher,
-    bc_refund_to_voucher,
-    bc_shipment_to_voucher,
-)
-from connector.stores.bigcommerce.schemas import (
-    parse_bc_customer,
-    parse_bc_order,
-    parse_bc_order_products,
-    parse_bc_refund,
-    parse_bc_shipment,
-    parse_bc_shipping_address,
-    parse_bc_transaction,
-    validate_bc_order,
-)
+from connector.pipeline.records import Incoming
+from connector.stores.bigcommerce.client import BigCommerceClient
+from connector.stores.bigcommerce.settings import bc_client, customer_policy, setting
+from connector.stores.bigcommerce.versions import customer_version, order_version, stamp
 from connector.stores.mapping import MappingError
-from connector.stores.schemas import InvalidPayload
 
 log = logging.getLogger(__name__)
 
@@ -68,85 +45,6 @@ CUSTOMER_BATCH = 100
 #: Transactions that mean money was captured: ``capture`` after an authorization, or
 #: ``purchase`` (authorize and capture in one step) — bc §3 event list.
 CAPTURE_EVENTS = ("capture", "purchase")
-POLICIES = ("skip", "create")
-
-
-# --- settings -------------------------------------------------------------------------------
-
-
-#: Requests per minute the fleet sends one store by default: 80 % of the Standard/Plus quota
-#: (150 per 30 s, bc §6), leaving room for the store's other apps. Source setting
-#: ``request_budget_per_min`` for other plans (Pro: 450 per 30 s).
-DEFAULT_REQUEST_BUDGET_PER_MIN = 240
-
-
-def bc_client(source: Source, budget_class: str = "interactive") -> BigCommerceClient:
-    """The store's client; ``base_url`` is the API host (``https://api.bigcommerce.com``).
-    Every process draws from one Redis budget per store, so the fleet shares its quota;
-    reconciliation draws as ``background``."""
-    creds = source_credentials(source)
-    settings = source.settings or {}
-    rate = int(settings.get("request_budget_per_min") or DEFAULT_REQUEST_BUDGET_PER_MIN)
-    budget = fleet_budget(f"bigcommerce:source-{source.id}", rate, budget_class)
-    return BigCommerceClient(source.base_url, str(creds["store_hash"]),
-                             Secret(str(creds["access_token"])),
-                             overlap=timedelta(seconds=int(settings.get("overlap_s", 10))),
-                             budget=budget)
-
-
-def check_connection(base_url: str, credentials: dict[str, str],
-                     settings: dict[str, Any]) -> None:
-    """One authenticated read (the first page of orders) with credentials not stored yet, for
-    ``source add``; raises the connector's error family (AuthError: the token is refused)."""
-    client = BigCommerceClient(base_url, str(credentials["store_hash"]),
-                               Secret(str(credentials["access_token"])))
-    next(iter(client.iter_orders_modified_since(None)), None)
-
-
-def _setting(tenant: Tenant, source: Source, name: str, default: Any) -> Any:
-    merged = {**(tenant.settings or {}), **(source.settings or {})}
-    return merged.get(name, default)
-
-
-def customer_policy(tenant: Tenant, source: Source) -> str:
-    """``bc_customer_policy`` (source setting over tenant setting; default ``skip``)."""
-    value = str(_setting(tenant, source, "bc_customer_policy", "skip") or "skip").strip().lower()
-    if value not in POLICIES:
-        raise MappingError([f"bc_customer_policy is {value!r}; it must be skip or create "
-                            "(ml-connector tenant set <tenant> --setting "
-                            "bc_customer_policy=create)"])
-    return value
-
-
-def order_labels(tenant: Tenant, source: Source) -> dict[str, str]:
-    """``bc_order_labels``: event type → IFS order ``LabelNote`` (e.g. ``{"shipment":
-    "bc:shipped", "refund": "bc:refunded"}``); empty when the tenant maps none."""
-    raw = _setting(tenant, source, "bc_order_labels", {}) or {}
-    if not isinstance(raw, dict):
-        raise MappingError(["bc_order_labels must be an object such as "
-                            '{"shipment": "bc:shipped", "refund": "bc:refunded"}'])
-    return {str(k): str(v) for k, v in raw.items() if v}
-
-
-# --- versions -------------------------------------------------------------------------------
-
-
-def stamp(value: object) -> str:
-    """A BigCommerce date (v2 RFC 2822 or v3 ISO 8601) as a sortable UTC version string."""
-    moment = parse_rfc2822(value)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
-
-
-def order_version(order: dict[str, Any]) -> str:
-    """An order version is its modification time (the client's keyset key, bc decision 4)."""
-    return (stamp(order.get("date_modified")) or stamp(order.get("date_created"))
-            or str(order.get("date_modified") or ""))
-
-
-def customer_version(customer: dict[str, Any]) -> str:
-    """A customer version is its v3 ``date_modified`` (bc §4), as a sortable UTC stamp."""
-    return (stamp(customer.get("date_modified")) or stamp(customer.get("date_created"))
-            or str(customer.get("date_modified") or ""))
 
 
 # --- fetch ----------------------------------------------------------------------------------
@@ -301,7 +199,7 @@ def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> lis
         source = s.get(Source, source_id)
         tenant = s.get(Tenant, source.tenant_id) if source is not None else None
         assert source is not None and tenant is not None
-        policy = str(_setting(tenant, source, "bc_customer_policy", "skip")).strip().lower()
+        policy = str(setting(tenant, source, "bc_customer_policy", "skip")).strip().lower()
     client = bc_client(source)
     try:
         if entity == "order":
@@ -323,90 +221,3 @@ def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> lis
         src = s.get(Source, source_id)
         assert src is not None
         return _stage(s, src, rows, origin)
-
-
-# --- planners -------------------------------------------------------------------------------
-
-
-def _read(parse: Callable[[Any], Any], payload: Any) -> Any:
-    try:
-        return parse(payload)
-    except InvalidPayload as exc:
-        raise MappingError(exc.problems) from None
-
-
-def plan_order(s: Session, tenant: Tenant, source: Source, rec: StagedRecord) -> dict[str, Any]:
-    """Validate the order, resolve its IFS customer (e-mail index, then the tenant's policy)
-    and map it. Invalid data fails the record; an unknown buyer under ``skip`` parks it."""
-    ctx = mapping_context(tenant, source)
-    payload = rec.payload or {}
-    order = _read(parse_bc_order, payload)
-    products = _read(parse_bc_order_products, payload.get("products") or [])
-    addresses = [_read(parse_bc_shipping_address, a)
-                 for a in payload.get("shipping_addresses") or []]
-    problems = validate_bc_order(order, products, allowed_currencies=ctx.allowed_currencies,
-                                 require_email=ctx.require_email)
-    if problems:
-        raise MappingError([f"order {order.id}: {p}" for p in problems])
-    policy = customer_policy(tenant, source)
-    shipping = addresses[0] if addresses else None
-    email = order.billing_address.email.strip().lower()
-    known = lookup_customer_by_email(s, tenant.id, email) if email else None
-    customer: dict[str, Any]
-    if known:
-        customer = {"customer_id": known}
-    elif policy == "create":
-        customer = {"inline": bc_buyer_to_ifs_customer(order, ctx, shipping)}
-    else:
-        raise Parked(f"no IFS customer with e-mail {email}; create it in IFS (or set "
-                     "bc_customer_policy=create) and replay")
-    return bc_order_to_ifs_order(order, products, ctx, customer=customer,
-                                 labels=order_labels(tenant, source), shipping=shipping)
-
-
-def plan_customer(s: Session, tenant: Tenant, source: Source,
-                  rec: StagedRecord) -> dict[str, Any]:
-    """A BigCommerce customer → IFS customer (``bc_customer_policy=create`` only)."""
-    if customer_policy(tenant, source) != "create":
-        raise Parked("bc_customer_policy is skip: BigCommerce customers are not copied to IFS "
-                     "(set bc_customer_policy=create and replay to copy this one)")
-    customer = _read(parse_bc_customer, rec.payload)
-    return bc_customer_to_ifs_customer(customer, mapping_context(tenant, source))
-
-
-def _voucher_inputs(tenant: Tenant, source: Source,
-                    rec: StagedRecord) -> tuple[dict[str, Any], str, str, dict[str, Any]]:
-    payload = rec.payload or {}
-    order = payload.get("order") or {}
-    currency = str(order.get("default_currency_code") or "").strip()
-    store_hash = str(source_credentials(source).get("store_hash") or "")
-    return payload, currency, store_hash, dict(tenant.posting_rules or {})
-
-
-def plan_payment(s: Session, tenant: Tenant, source: Source, rec: StagedRecord) -> dict[str, Any]:
-    """A captured payment → one GL voucher (posting rule ``payment``)."""
-    payload, currency, store_hash, rules = _voucher_inputs(tenant, source, rec)
-    txn = _read(parse_bc_transaction, payload.get("transaction"))
-    return bc_payment_to_voucher(txn, order_currency=currency,
-                                 ctx=mapping_context(tenant, source), rules=rules,
-                                 store_hash=store_hash)
-
-
-def plan_shipment(s: Session, tenant: Tenant, source: Source,
-                  rec: StagedRecord) -> dict[str, Any]:
-    """A shipment → revenue recognition voucher (posting rule ``shipment``) + order label."""
-    payload, currency, store_hash, rules = _voucher_inputs(tenant, source, rec)
-    shipment = _read(parse_bc_shipment, payload.get("shipment"))
-    products = _read(parse_bc_order_products, payload.get("products") or [])
-    return bc_shipment_to_voucher(shipment, products, order_currency=currency,
-                                  ctx=mapping_context(tenant, source), rules=rules,
-                                  store_hash=store_hash, labels=order_labels(tenant, source))
-
-
-def plan_refund(s: Session, tenant: Tenant, source: Source, rec: StagedRecord) -> dict[str, Any]:
-    """A refund → revenue reversal voucher (posting rule ``refund``) + order label."""
-    payload, currency, store_hash, rules = _voucher_inputs(tenant, source, rec)
-    refund = _read(parse_bc_refund, payload.get("refund"))
-    return bc_refund_to_voucher(refund, order_currency=currency,
-                                ctx=mapping_context(tenant, source), rules=rules,
-                                store_hash=store_hash, labels=order_labels(tenant, source))

@@ -12,8 +12,9 @@ from connector.http.paging import position_start, scan_position, take_window
 from connector.models import Source
 from connector.pipeline.records import Incoming
 from connector.stores.base import HistoryWindow
-from connector.stores.bigcommerce.client import _order_modified as order_modified
-from connector.stores.bigcommerce.flow import bc_client, customer_version, order_records
+from connector.stores.bigcommerce.flow import order_records
+from connector.stores.bigcommerce.settings import bc_client
+from connector.stores.bigcommerce.versions import customer_version, order_modified
 
 #: The boundary second is read again when a window resumes (the store's filter is exclusive
 #: and a second can hold more orders than a window); already-read versions are skipped.

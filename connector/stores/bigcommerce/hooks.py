@@ -34,8 +34,8 @@ from connector.pipeline.audit import audit, raise_alert, resolve_alerts
 from connector.pipeline.targets import source_credentials, store_source_credentials
 from connector.stores.base import HookSetupError
 from connector.stores.bigcommerce.client import BigCommerceClient
-from connector.stores.bigcommerce.flow import bc_client
 from connector.stores.bigcommerce.intake import CUSTOM_SECRET_HEADER
+from connector.stores.bigcommerce.settings import bc_client
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.stores.base import StorePlugin, Stream
-from connector.stores.bigcommerce import flow, history
+from connector.stores.bigcommerce import flow, history, planners, settings
 from connector.stores.bigcommerce.intake import accept_bigcommerce
 from connector.stores.bigcommerce.reconcile import reconcile_bc
 
@@ -31,10 +31,10 @@ PLUGIN = StorePlugin(
         Stream("customers", flow.fetch_customers, interval_setting="customer_interval_s"),
     ),
     fetch_one=flow.fetch_one,
-    check_connection=flow.check_connection,
-    planners={"order": flow.plan_order, "customer": flow.plan_customer,
-              "payment": flow.plan_payment, "shipment": flow.plan_shipment,
-              "refund": flow.plan_refund},
+    check_connection=settings.check_connection,
+    planners={"order": planners.plan_order, "customer": planners.plan_customer,
+              "payment": planners.plan_payment, "shipment": planners.plan_shipment,
+              "refund": planners.plan_refund},
     auth_failure_cause=_auth_failure_cause,
     accept_webhook=accept_bigcommerce,
     reconcile=reconcile_bc,

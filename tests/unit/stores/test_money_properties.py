@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.stores.bigcommerce.mapping import bc_order_to_ifs_order
-from connector.stores.bigcommerce.schemas import parse_bc_order, parse_bc_order_products
+from connector.stores.bigcommerce.order_schemas import parse_bc_order, parse_bc_order_products
 from connector.stores.mapping import MappingContext, MappingError
 from connector.stores.money import currency_decimals, posted_sum
 from connector.stores.woocommerce.mapping import woo_order_to_ifs_order

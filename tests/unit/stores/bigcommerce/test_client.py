@@ -19,20 +19,17 @@ from responses import matchers
 
 from connector.config import Secret
 from connector.errors import AuthError, DataError, NotFound, RateLimited, Transient
-from connector.stores.bigcommerce.client import (
-    MAX_LIMIT,
-    BigCommerceClient,
-    order_version_key,
-)
-from connector.stores.bigcommerce.schemas import (
-    parse_bc_customer,
-    parse_bc_order,
-    parse_bc_order_products,
+from connector.stores.bigcommerce.address_schemas import parse_bc_shipping_address
+from connector.stores.bigcommerce.client import BigCommerceClient
+from connector.stores.bigcommerce.customer_schemas import parse_bc_customer
+from connector.stores.bigcommerce.order_schemas import parse_bc_order, parse_bc_order_products
+from connector.stores.bigcommerce.transport import MAX_LIMIT
+from connector.stores.bigcommerce.validation import validate_bc_order
+from connector.stores.bigcommerce.versions import order_version_key
+from connector.stores.bigcommerce.voucher_schemas import (
     parse_bc_refund,
     parse_bc_shipment,
-    parse_bc_shipping_address,
     parse_bc_transaction,
-    validate_bc_order,
 )
 from connector.stores.schemas import InvalidPayload
 

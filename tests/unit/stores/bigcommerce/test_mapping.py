@@ -12,6 +12,8 @@ import pytest
 
 from connector.errors import DataError
 from connector.pipeline.vouchers import voucher_plan
+from connector.stores.bigcommerce.address_schemas import parse_bc_shipping_address
+from connector.stores.bigcommerce.customer_schemas import parse_bc_customer
 from connector.stores.bigcommerce.mapping import (
     bc_buyer_to_ifs_customer,
     bc_customer_to_ifs_customer,
@@ -22,13 +24,10 @@ from connector.stores.bigcommerce.mapping import (
     shipment_value,
     voucher_text,
 )
-from connector.stores.bigcommerce.schemas import (
-    parse_bc_customer,
-    parse_bc_order,
-    parse_bc_order_products,
+from connector.stores.bigcommerce.order_schemas import parse_bc_order, parse_bc_order_products
+from connector.stores.bigcommerce.voucher_schemas import (
     parse_bc_refund,
     parse_bc_shipment,
-    parse_bc_shipping_address,
     parse_bc_transaction,
 )
 from connector.stores.mapping import MappingContext, MappingError, guest_customer_id
