@@ -24,13 +24,15 @@ from connector.stores.bigcommerce.mapping import (
     bc_buyer_to_ifs_customer,
     bc_customer_to_ifs_customer,
     bc_order_to_ifs_order,
-    bc_payment_to_voucher,
-    bc_refund_to_voucher,
-    bc_shipment_to_voucher,
 )
 from connector.stores.bigcommerce.order_schemas import parse_bc_order, parse_bc_order_products
 from connector.stores.bigcommerce.settings import customer_policy, order_labels
 from connector.stores.bigcommerce.validation import validate_bc_order
+from connector.stores.bigcommerce.voucher_mapping import (
+    bc_payment_to_voucher,
+    bc_refund_to_voucher,
+    bc_shipment_to_voucher,
+)
 from connector.stores.bigcommerce.voucher_schemas import (
     parse_bc_refund,
     parse_bc_shipment,

@@ -10,8 +10,8 @@ from connector.ifs.odata import odata_literal
 from connector.models import Source, Tenant
 from connector.pipeline.targets import mapping_context
 from connector.stores.bigcommerce.flow import CAPTURE_EVENTS
-from connector.stores.bigcommerce.mapping import voucher_text
 from connector.stores.bigcommerce.settings import bc_client
+from connector.stores.bigcommerce.voucher_mapping import voucher_text
 from connector.stores.reconciling import (
     SourceReport,
     compare_orders,
