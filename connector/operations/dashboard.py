@@ -25,7 +25,7 @@ from connector.models import (
     Tenant,
     WebhookDelivery,
 )
-from connector.ratelimit import KEY_PREFIX
+from connector.ratelimit import budget_usage
 
 BUCKET_MIN = 5  # throughput chart: one bar per 5 minutes over the last hour
 BUCKETS = 60 // BUCKET_MIN
@@ -68,15 +68,13 @@ def _seconds(since: datetime | None, now: datetime) -> float | None:
 
 
 def _budget_free(tenant: Tenant, budget_per_min: int) -> float | None:
-    """How full the tenant's IFS token bucket is now (a missing bucket is full)."""
-    burst = max(1, -(-budget_per_min // 60))
+    """The share of the tenant's fleet-wide IFS budget left over the last minute (from the
+    usage counters the budget keeps, as ``status`` shows them)."""
     try:
-        raw = get_redis().hget(f"{KEY_PREFIX}ifs:tenant-{tenant.id}", "tokens")
+        used, _ = budget_usage(get_redis(), f"ifs:tenant-{tenant.id}")
     except Exception:  # Redis down: the overview still renders
         return None
-    if raw is None:
-        return 1.0
-    return max(0.0, min(1.0, float(raw) / burst))
+    return max(0.0, min(1.0, 1 - used / max(1, budget_per_min)))
 
 
 def session_rows(s: Session, q: Any) -> list[tuple[Any, ...]]:

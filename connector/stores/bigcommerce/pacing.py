@@ -24,7 +24,7 @@ __all__ = ["Pacing", "RateState", "StoreBudget"]
 
 
 class StoreBudget(Protocol):
-    """The fleet-wide request budget of one store (``connector.ratelimit.RedisBudget``)."""
+    """The fleet-wide request budget of one store (``connector.fleetbudget.FleetBudget``)."""
 
     @property
     def max_wait_s(self) -> float: ...
