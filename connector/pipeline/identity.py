@@ -46,7 +46,8 @@ def conflict_reason(customer_id: str, company: str, owners: set[str] | None,
         return (f"IFS does not say which company customer {customer_id} belongs to (no "
                 f"Company on the customer and no {COMPANY_NAV}); it is not linked or changed "
                 f"for company {company}. Check the customer in IFS, or {fix}")
-    others = ", ".join(sorted(owners)) or "no company"
+    others = (f"company {', '.join(sorted(owners))}" if len(owners) == 1 else
+              f"companies {', '.join(sorted(owners))}" if owners else "no company")
     return (f"IFS customer {customer_id} belongs to {others}, not to this tenant's company "
             f"{company}: it was not linked or changed. The ids collide; {fix}")
 

@@ -40,7 +40,7 @@ def test_a_customer_id_owned_by_another_company_is_never_linked_or_patched(
     sync_and_settle(tenant, source)
     (customer,) = [r for r in _rows(tenant, "customer") if r.external_id == str(buyer["id"])]
     assert customer.state == "failed"
-    assert "belongs to 20, not to this tenant's company 10" in (customer.last_error or "")
+    assert "belongs to company 20, not to this tenant's company 10" in (customer.last_error or "")
     assert "customer_id_prefix" in (customer.last_error or "")
     theirs = next(c for c in ifs.customers() if c["CustomerId"] == colliding)
     assert theirs["Name"] == "Another company's customer" and theirs["Country"] == "SE"

@@ -154,7 +154,7 @@ def test_demo_command_ends_with_zero_unexplained_differences(
     assert woo["store_orders"] == 30
     # 2 invalid on purpose, and the orders of the buyer whose customer id collides with a
     # customer of company 20 (refused, never linked: issue 13): each explained by its record.
-    conflict = [e for e in woo["explained"] if "belongs to 20" in (e["reason"] or "")
+    conflict = [e for e in woo["explained"] if "belongs to company 20" in (e["reason"] or "")
                 or "customer_id_prefix" in (e["reason"] or "")]
     assert conflict
     assert woo["ifs_orders"] + len([e for e in woo["explained"] if e["entity"] == "order"]) == 30
