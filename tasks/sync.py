@@ -170,7 +170,7 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
     return "failed"
 
 
-def _vault_fail(staged_id: int) -> bool:
+def _vault_fail(staged_id: int) -> None:
     """A stored secret this worker cannot decrypt: the record fails (replayable after the
     keys are fixed) and its source gets the ``vault`` alert, instead of a traceback."""
     from connector.pipeline.fetch import pause_for_vault
@@ -186,7 +186,6 @@ def _vault_fail(staged_id: int) -> bool:
     if source_id is not None:
         pause_for_vault(source_id)
     log.warning("record %s failed: a stored secret cannot be decrypted", staged_id)
-    return False
 
 
 def _tenant_of_source(source_id: int) -> int | None:
