@@ -5,7 +5,7 @@ pipeline: the worker runs the pages, the sandbox IFS counts the requests."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -164,3 +164,46 @@ def test_a_field_ifs_rejects_is_reported_and_the_full_pass_runs(
     state, calls = _run(ifs, tenant)
     assert state["last_mode"] == "changes" and state.get("change_error") is None
     assert all(r["status"] == 200 for r in calls)
+
+
+def test_a_full_pass_comes_back_for_what_a_change_date_cannot_show(
+        pipeline: dict[str, Any]) -> None:
+    """An e-mail added to a customer whose own row did not change (CommMethod is its own LU)
+    is invisible to the change date; the periodic full pass (enrichment_full_interval_s) finds
+    it."""
+    from connector.operations.enrichment import enrich
+    from sandbox.ifs import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM
+
+    ifs, ifs_url = pipeline["ifs"], pipeline["ifs_url"]
+    _switch(ifs_url, FIELD)
+    ifs.seed_customer({"CustomerId": "HAND-1", "Company": "10", "Email": "one@example.org"})
+    ifs.seed_customer({"CustomerId": "HAND-2", "Company": "10"})  # no e-mail yet
+    tenant = make_tenant(ifs_url, settings={"enrichment_change_field": FIELD,
+                                            "enrichment_full_interval_s": 3600})
+    assert enrich(tenant) == 1 and _progress(tenant)["last_mode"] == "full"
+    enrich(tenant)  # the first changes run reads the rows at the cursor's value once more
+    token = requests.post(
+        f"{ifs_url}/auth/realms/{DEFAULT_REALM}/protocol/openid-connect/token",
+        data={"grant_type": "client_credentials", "client_id": DEFAULT_CLIENT_ID,
+              "client_secret": DEFAULT_CLIENT_SECRET}, timeout=10).json()["access_token"]
+    resp = requests.post(
+        f"{ifs_url}{PROJECTIONS}v1/CustomerHandling.svc/CustomerInfoSet(CustomerId='HAND-2')"
+        "/CommunicationMethods", json={"MethodId": "E_MAIL", "Value": "two@example.org"},
+        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert resp.status_code == 201, resp.text
+
+    enrich(tenant)
+    assert _progress(tenant)["last_mode"] == "changes"
+    assert "two@example.org" not in _indexed(tenant)  # the customer row did not change
+
+    with session_scope() as s:  # an hour and a bit later
+        row = s.get(Tenant, tenant)
+        assert row is not None
+        last_full = datetime.fromisoformat(row.enrichment["last_full_at"])
+        row.enrichment = {**row.enrichment,
+                          "last_full_at": (last_full - timedelta(seconds=3700)).isoformat()}
+    enrich(tenant)
+    assert _progress(tenant)["last_mode"] == "full"
+    assert "two@example.org" in _indexed(tenant)
+    enrich(tenant)
+    assert _progress(tenant)["last_mode"] == "changes"
