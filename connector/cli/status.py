@@ -100,10 +100,18 @@ def status(as_json: bool) -> None:
 
 def _enrichment_line(progress: dict[str, Any]) -> str:
     last = progress.get("last_complete_at")
+    kind = {"changes": ", changes only", "full": ", full pass"}.get(
+        str(progress.get("last_mode") or ""), "")
     done = (f"last complete {last[:19].replace('T', ' ')} UTC "
             f"({progress.get('last_indexed', 0)} e-mail(s), {progress.get('last_pages', 0)} "
-            "page(s))") if last else "never completed"
+            f"page(s){kind})") if last else "never completed"
+    since = progress.get("since") or {}
+    if since.get("value") is not None:
+        done += f"; next run reads changes since {since.get('field')} {since['value']}"
     if progress.get("run"):
-        return (f"running: page {int(progress.get('pages', 0)) + 1}, "
+        what = ("changes" if progress.get("mode") == "changes" else "full pass")
+        done = (f"running ({what}): page {int(progress.get('pages', 0)) + 1}, "
                 f"{progress.get('indexed', 0)} e-mail(s) so far; {done}")
+    if progress.get("change_error"):
+        done += f"; ERROR: {progress['change_error']}"
     return done

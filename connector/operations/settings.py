@@ -9,6 +9,7 @@ Add a new setting here and in docs/configuration.md.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -58,6 +59,12 @@ def _int_map(value: Any) -> str | None:
     return 'must be a JSON object of currency → decimals (0-6), e.g. {"HUF": 0}'
 
 
+def _property(value: Any) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        return None
+    return "must be an OData property name (letters, digits, _), e.g. ChangedDate"
+
+
 def _url(value: Any) -> str | None:
     if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
         return None
@@ -92,6 +99,8 @@ TENANT_SETTINGS: dict[str, Check] = {
     "customer_id_prefix": _text,
     # issue 14: the write-intent journal and the voucher change set
     "adopt_existing_ifs_records": _bool, "voucher_mode": _choice("batch", "steps"),
+    # issue 10: incremental IFS enrichment on the projection's change date
+    "enrichment_change_field": _property, "enrichment_full_interval_s": _int_at_least(300),
 }
 #: Source-only settings.
 SOURCE_SETTINGS: dict[str, Check] = {

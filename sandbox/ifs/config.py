@@ -47,3 +47,8 @@ class IfsConfig:
     # "never" | "navigation" | "always": when @odata.nextLink is relative to the service root
     # (CAP does it on navigation paths: CustomerOrderSet(...)/OrderLinesArray?$skiptoken=…).
     relative_next_links: str = "navigation"
+    # A change date on CustomerInfo (sandbox/ifs/change_date.py): the property's name, empty =
+    # none (ifs-cloud.md confirms no such field); "datetime" (Edm.DateTimeOffset) or
+    # "objversion" (the 14-digit text). Switch it before seeding: rows are stamped on write.
+    customer_change_field: str = ""
+    customer_change_format: str = "datetime"

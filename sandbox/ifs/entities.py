@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sandbox.common import SimulatorState
+from sandbox.ifs.change_date import stamped
 from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.model import INSERT, ApiResponse, CallContext, EntityDef
 from sandbox.ifs.odata import (
@@ -203,10 +204,11 @@ class EntityHandlers:
 
     def _churn(self, edef: EntityDef, key: Key, row: Row) -> Row:
         """Another IFS user saved the record: new ETag, never rolled back with our change set."""
+        objversion = next_objversion(self.state.clock.now(), row.objversion)
         bumped = Row(
-            row.data,
+            stamped(self.config, edef, row.data, objversion),
             row.objid,
-            next_objversion(self.state.clock.now(), row.objversion),
+            objversion,
             row.company,
             row.seq,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sandbox.ifs.odata import _is_num, invalid_query, not_implemented
@@ -204,7 +205,22 @@ def _eq(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_INSTANT_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def _instant(value: Any) -> Any:
+    """A timestamp with an offset compares as the instant it names (``…Z`` = ``…+00:00``,
+    ``13Z`` after ``13.5Z`` is wrong as text); anything else as itself."""
+    if isinstance(value, str) and _INSTANT_RE.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value
+
+
 def _compare(op: str, a: Any, b: Any) -> bool:
+    a, b = _instant(a), _instant(b)
     if op == "eq":
         return _eq(a, b)
     if op == "ne":

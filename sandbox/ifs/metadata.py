@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.common import SimulatorState
+from sandbox.ifs.change_date import fields_of
 from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.model import (
     BOOL,
@@ -71,7 +72,7 @@ class ServiceMetadata:
                 f'<Property Name="{f}" Type="{edm[spec.type]}"'
                 + (f' MaxLength="{spec.max_len}"' if spec.max_len else "")
                 + "/>"
-                for f, spec in edef.fields.items()
+                for f, spec in fields_of(self.config, edef).items()
             ]
             out += [
                 f'<NavigationProperty Name="{nav}" Type="Collection({ns}.{target})"/>'

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sandbox.common import SimulatorState
+from sandbox.ifs.change_date import fields_of
 from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.filter import Filter, parse_filter
 from sandbox.ifs.model import ENTITIES, INT, STR, ApiResponse, CallContext, EntityDef
@@ -203,7 +204,7 @@ class ODataReads:
             if name in opts:
                 raise invalid_query(f"Query option '{name}' given more than once.")
             opts[name] = value
-        props = list(edef.fields)
+        props = list(fields_of(self.config, edef))
         q = _Query()
         if "$apply" in opts or "$search" in opts:
             raise not_implemented("$apply and $search are not supported by the simulator.")

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.common import SimulatorState
+from sandbox.ifs.change_date import stamped
 from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.model import ENTITIES, ApiResponse, CallContext, EntityDef
 from sandbox.ifs.odata import ODataError, bad_request, business_error, make_objid, next_objversion
@@ -64,10 +65,11 @@ class BusinessRules:
         previous: Row | None,
     ) -> Row:
         now = self.state.clock.now()
+        objversion = next_objversion(now, previous.objversion if previous else None)
         row = Row(
-            dict(data),
+            stamped(self.config, edef, data, objversion),
             previous.objid if previous else make_objid(self.store.next("objid")),
-            next_objversion(now, previous.objversion if previous else None),
+            objversion,
             company,
             previous.seq if previous else self.store.next("seq"),
         )

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sandbox.common import SimulatorState
+from sandbox.ifs.change_date import fields_of
 from sandbox.ifs.config import IfsConfig
 from sandbox.ifs.model import BOOL, DATE, DATETIME, INT, NUM, RO, STR, CallContext, EntityDef
 from sandbox.ifs.odata import bad_request, business_error, not_implemented
@@ -90,10 +91,12 @@ class ODataWrites:
             )
         return data
 
-    @staticmethod
-    def _clean_input(edef: EntityDef, data: Mapping[str, Any], *, insert: bool) -> dict[str, Any]:
+    def _clean_input(
+        self, edef: EntityDef, data: Mapping[str, Any], *, insert: bool
+    ) -> dict[str, Any]:
         """Type-checked writable values; annotations and read-only fields are dropped."""
         out: dict[str, Any] = {}
+        specs = fields_of(self.config, edef)
         for name, value in data.items():
             if name.startswith("@odata.") or name in ("luname", "keyref", "Objgrants"):
                 continue
@@ -102,7 +105,7 @@ class ODataWrites:
                     raise bad_request("ODP_DESERIALIZATION_ERROR", f"'{name}' must be a scalar.")
                 out[name] = value
                 continue
-            spec = edef.fields.get(name)
+            spec = specs.get(name)
             if spec is None:
                 if name in edef.navs or name in edef.refs:
                     raise not_implemented(f"Deep insert/update of '{name}' is not supported.")
