@@ -136,6 +136,8 @@ def render(rec: Reconciliation) -> str:
         out.append(f"    orders in store: {r.store_orders:>6}   net {format_nets(r.store_net)}")
         out.append(f"    orders in IFS:   {r.ifs_orders:>6}   net {format_nets(r.ifs_net)}")
         out.append(f"    orders equal to the cent: {r.orders_exact} of {r.ifs_orders}")
+        if not rec.window.everything:
+            out.append(f"    read in {r.chunks} chunk(s) of at most {r.largest_chunk} orders")
         if r.vouchers:
             out.append("    vouchers: " + ", ".join(f"{k} {v}" for k, v in r.vouchers.items()))
         out.append(f"    customers linked: {r.store_customers_linked}")
