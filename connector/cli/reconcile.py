@@ -68,7 +68,8 @@ class _ChunkProgress:
 @click.option("--tenant", "tenant_name", required=True)
 @click.option("--since", help="Compare orders created from this moment (YYYY-MM-DD or an ISO "
               f"timestamp, UTC when naive). Default: {DEFAULT_DAYS} days ago.")
-@click.option("--until", help="... up to this moment (exclusive; default: now).")
+@click.option("--until", help="... created before this moment (exclusive; default: now; "
+              "with --days, the window ends here).")
 @click.option("--days", type=click.IntRange(1), default=DEFAULT_DAYS, show_default=True,
               help="Without --since: the window is the orders created in the last N days.")
 @click.option("--all", "everything", is_flag=True,
