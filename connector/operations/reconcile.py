@@ -10,6 +10,11 @@ work, and the run is patient — a 429 is waited out with the server's hint (``p
 instead of ending the run. Each source is reconciled on its own: one that cannot be read (a
 paused store with an unreachable URL, a patience that ran out) is reported with the reason and
 the others are reconciled all the same.
+
+Windowed for large tenants: a run covers the orders created in a :class:`Window` (everything by
+default here; ``ml-connector reconcile`` defaults to the last days) and reads each source in
+chunks of ``chunk_size`` orders, so what it holds is one chunk, not the history
+(:mod:`connector.stores.reconciling`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ from connector.errors import ConnectorError
 from connector.models import Source, Tenant
 from connector.patience import patience
 from connector.pipeline.targets import ifs_client
-from connector.stores.reconciling import SourceReport
+from connector.stores.reconciling import (
+    ALL,
+    CHUNK_SIZE,
+    ChunkHook,
+    ReconcileOptions,
+    SourceReport,
+    Window,
+)
 from connector.stores.registry import get_store
 
 log = logging.getLogger(__name__)
@@ -40,6 +52,7 @@ PATIENCE_S = 600.0
 class Reconciliation:
     tenant: str
     sources: list[SourceReport]
+    window: Window = ALL
 
     @property
     def unexplained(self) -> int:
@@ -51,12 +64,23 @@ class Reconciliation:
         return [s for s in self.sources if s.error]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tenant": self.tenant, "unexplained": self.unexplained,
+        return {"tenant": self.tenant, "window": self.window.label(),
+                "since": self.window.since.isoformat() if self.window.since else None,
+                "until": self.window.until.isoformat() if self.window.until else None,
+                "unexplained": self.unexplained,
                 "not_reconciled": [s.source for s in self.errors],
                 "sources": [s.as_dict() for s in self.sources]}
 
 
-def reconcile(tenant_name: str, *, patience_s: float = PATIENCE_S) -> Reconciliation:
+def reconcile(tenant_name: str, *, patience_s: float = PATIENCE_S, window: Window = ALL,
+              chunk_size: int = CHUNK_SIZE,
+              on_chunk: ChunkHook | None = None) -> Reconciliation:
+    """Reconcile every source of the tenant over ``window`` (orders by their creation date
+    in the store), reading ``chunk_size`` orders at a time; ``on_chunk`` sees each source's
+    report after every chunk (progress)."""
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    options = ReconcileOptions(window=window, chunk_size=chunk_size, on_chunk=on_chunk)
     with session_scope() as s:
         tenant = s.scalar(select(Tenant).where(Tenant.name == tenant_name))
         if tenant is None:
@@ -71,16 +95,18 @@ def reconcile(tenant_name: str, *, patience_s: float = PATIENCE_S) -> Reconcilia
             continue
         try:
             with patience(patience_s):
-                reports.append(fn(tenant, source, client))
+                reports.append(fn(tenant, source, client, options))
         except ConnectorError as exc:
             log.warning("reconcile %s/%s: %s", tenant.name, source.name, exc)
-            reports.append(SourceReport(source.name, source.system, error=str(exc)))
+            reports.append(SourceReport(source.name, source.system, error=str(exc),
+                                        window=window.label()))
         except Exception as exc:  # a bug or bad data in one source must not hide the others
             log.warning("reconcile %s/%s failed: %s: %s", tenant.name, source.name,
                         type(exc).__name__, exc)
             reports.append(SourceReport(source.name, source.system,
-                                        error=f"{type(exc).__name__}: {exc}"))
-    return Reconciliation(tenant.name, reports)
+                                        error=f"{type(exc).__name__}: {exc}",
+                                        window=window.label()))
+    return Reconciliation(tenant.name, reports, window)
 
 
 def format_amount(amount: Decimal | str) -> str:
@@ -100,7 +126,8 @@ def format_nets(nets: dict[str, str]) -> str:
 
 def render(rec: Reconciliation) -> str:
     """The human-readable reconciliation."""
-    out = [f"Reconciliation for tenant {rec.tenant}"]
+    out = [f"Reconciliation for tenant {rec.tenant}"
+           + ("" if rec.window.everything else f": {rec.window.label()}")]
     for r in rec.sources:
         out.append(f"  {r.source} ({r.system})")
         if r.error:
@@ -109,6 +136,8 @@ def render(rec: Reconciliation) -> str:
         out.append(f"    orders in store: {r.store_orders:>6}   net {format_nets(r.store_net)}")
         out.append(f"    orders in IFS:   {r.ifs_orders:>6}   net {format_nets(r.ifs_net)}")
         out.append(f"    orders equal to the cent: {r.orders_exact} of {r.ifs_orders}")
+        if not rec.window.everything:
+            out.append(f"    read in {r.chunks} chunk(s) of at most {r.largest_chunk} orders")
         if r.vouchers:
             out.append("    vouchers: " + ", ".join(f"{k} {v}" for k, v in r.vouchers.items()))
         out.append(f"    customers linked: {r.store_customers_linked}")

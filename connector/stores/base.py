@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from connector.ifs.client import IfsODataClient
     from connector.models import Source, StagedRecord, Tenant
     from connector.pipeline.webhooks import Verdict
-    from connector.stores.reconciling import SourceReport
+    from connector.stores.reconciling import ReconcileOptions, SourceReport
 
 #: Fetch one bounded window of a stream: ``(source_id, *, max_rows) -> (rows staged, more)``.
 Fetcher = Callable[..., tuple[int, bool]]
@@ -37,8 +37,11 @@ WebhookIntake = Callable[[str, str, Mapping[str, str], bytes], "Verdict"]
 #: One authenticated read with credentials not stored yet: ``(base URL, credentials, source
 #: settings) -> None``; raises the connector's error family (``source add`` without --no-check).
 ConnectionCheck = Callable[[str, dict[str, str], dict[str, Any]], None]
-#: Compare the store with IFS for one source.
-Reconciler = Callable[["Tenant", "Source", "IfsODataClient"], "SourceReport"]
+#: Compare the store with IFS for one source: ``(tenant, source, IFS client, options)`` where
+#: the options (``connector.stores.reconciling.ReconcileOptions``) give the window, the chunk
+#: size and a progress hook.
+Reconciler = Callable[["Tenant", "Source", "IfsODataClient", "ReconcileOptions"],
+                      "SourceReport"]
 #: Read one resource by id without staging it (re-sync dry-run):
 #: ``(source_id, entity, external_id) -> records`` (``connector.pipeline.records.Incoming``).
 OneReader = Callable[[int, str, str], list[Any]]
