@@ -183,3 +183,29 @@ def test_a_polled_page_of_orders_costs_no_request_per_order_for_lines(
         assert placed is not None, oid
         assert _net(ifs, placed) == Decimal(bc.store.order(oid).totals()["total_ex_tax"])
     assert states(tenant, "order") == {"done": len(ids) + 1}
+
+
+def test_every_fetch_driven_by_the_stores_own_webhooks_costs_at_most_two(
+        bc_pipeline: dict[str, Any]) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import cli
+
+    p = bc_pipeline
+    bc, ifs = p["bc"], p["ifs"]
+    tenant = make_bc_tenant(p["ifs_url"], policy="create")
+    source = add_bc_source(tenant, p["bc_url"])
+    synced = CliRunner().invoke(cli, ["bigcommerce", "hooks", "sync", "--tenant", "acme",
+                                      "--source", "bc", "--destination", hook_url(p["web"])])
+    assert synced.exit_code == 0, synced.output
+    mark = len(bc.state.requests)
+    # created, transaction/created and statusUpdated: each event is a fetch of the order
+    oid = bc.create_order(lines=LINES, billing_address=_buyer("hooks@example.org"),
+                          default_currency_code="EUR", paid=True)["id"]
+    wait_for(lambda: _ifs_order(ifs, f"B{source}-{oid}"), "the IFS order")
+    bc.flush_webhooks()
+    wait_for(lambda: settled(tenant), "the pipeline to settle")
+    reads = _about(_store_requests(bc, mark), oid)
+    fetches = reads.count("GET v2/orders/{id}")
+    assert fetches >= 1 and len(reads) <= 2 * fetches, reads
+    assert set(reads) == {"GET v2/orders/{id}", "GET v3/orders/{id}/transactions"}, reads
