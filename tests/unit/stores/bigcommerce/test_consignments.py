@@ -147,3 +147,33 @@ def test_sub_resources_mode_reads_products_and_addresses(rsps: Any) -> None:
     rsps.get(V2 + "/orders/3105/shipping_addresses", json=fixture("bc_shipping_addresses.json"))
     lines, addresses = read_order_parts(client(), embedded(), OrderReads(embedded=False))
     assert len(lines) == 2 and addresses[0]["id"] == fixture("bc_shipping_addresses.json")[0]["id"]
+
+
+# --- which reads a tenant's source makes (settings bc_order_reads, bc_read_transactions) -----
+
+
+def _reads(tenant_settings: dict[str, Any], rules: dict[str, Any] | None,
+           source_settings: dict[str, Any] | None = None) -> OrderReads:
+    from connector.models import Source, Tenant
+    from connector.stores.bigcommerce.order_reads import order_reads
+
+    tenant = Tenant(name="acme", settings=tenant_settings, posting_rules=rules)
+    return order_reads(tenant, Source(name="bc", settings=source_settings or {}))
+
+
+PAYMENT = {"payment": {"debit": "1930", "credit": "2990", "voucher_type": "M"}}
+
+
+def test_transactions_are_read_only_when_a_payment_voucher_needs_them() -> None:
+    assert _reads({}, PAYMENT) == OrderReads(embedded=True, transactions=True)
+    assert _reads({}, {"shipment": PAYMENT["payment"]}) == OrderReads(True, False)
+    assert _reads({}, None) == OrderReads(True, False)
+    assert _reads({"bc_read_transactions": "always"}, None) == OrderReads(True, True)
+
+
+def test_sub_resources_mode_and_a_typo_read_everything_one_by_one() -> None:
+    assert _reads({"bc_order_reads": "sub_resources"}, None) == OrderReads(False, True)
+    # source setting over tenant setting
+    assert _reads({"bc_order_reads": "sub_resources"}, None,
+                  {"bc_order_reads": "embedded"}) == OrderReads(True, False)
+    assert _reads({"bc_order_reads": "embeded"}, None) == OrderReads(False, True)
