@@ -9,14 +9,14 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from sandbox.bigcommerce.consignments import parse_includes, render_with_includes
 from sandbox.bigcommerce.hooks import Hook
 from sandbox.bigcommerce.model import ORDER_STATUSES, BcConfig, BcError, money, parse_date
 from sandbox.bigcommerce.orders import Order
+from sandbox.bigcommerce.queries import query_orders
 from sandbox.bigcommerce.responses import (
     _bool_arg,
     _csv_ints,
-    _date_arg,
-    _int_arg,
     _json,
     _pagination,
     _sort_spec,
@@ -39,48 +39,14 @@ class ApiRoutes:
 
     # ----------------------------------------------------------------- API routes
 
+    def _api_order(self, order: Order) -> dict[str, Any]:
+        """The v2 order with the request's ``include`` / ``consignment_structure``."""
+        base = f"{self._base_url()}/stores/{self.config.store_hash}/v2"
+        return render_with_includes(order, order.render(self._base_url(), self.config.store_hash),
+                                    base, parse_includes(request.args))
+
     def _query_orders(self, args: Any) -> list[Order]:
-        """§2 filters and sort over ``/v2/orders`` (and ``/count``)."""
-        min_id, max_id = _int_arg(args, "min_id"), _int_arg(args, "max_id")
-        customer_id = _int_arg(args, "customer_id")
-        status_id = _int_arg(args, "status_id")
-        channel_id = _int_arg(args, "channel_id")
-        email = (args.get("email") or "").lower() or None
-        min_c, max_c = _date_arg(args, "min_date_created"), _date_arg(args, "max_date_created")
-        min_m, max_m = _date_arg(args, "min_date_modified"), _date_arg(args, "max_date_modified")
-        is_deleted = _bool_arg(args, "is_deleted")
-        sort_field, desc = _sort_spec(
-            args.get("sort"),
-            ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id"),
-            "id:asc",
-        )
-        out = []
-        for o in self.store.orders.values():
-            # Archived and Incomplete (0) orders are hidden unless asked for (§2).
-            if o.is_deleted != bool(is_deleted):
-                continue
-            if status_id is None and o.status_id == 0:
-                continue
-            if status_id is not None and o.status_id != status_id:
-                continue
-            if (min_id is not None and o.id < min_id) or (max_id is not None and o.id > max_id):
-                continue
-            if customer_id is not None and o.customer_id != customer_id:
-                continue
-            if channel_id is not None and o.channel_id != channel_id:
-                continue
-            if email is not None and str(o.billing_address.get("email", "")).lower() != email:
-                continue
-            if (min_c and o.date_created < min_c) or (max_c and o.date_created > max_c):
-                continue
-            if (min_m and o.date_modified < min_m) or (max_m and o.date_modified > max_m):
-                continue
-            out.append(o)
-        if sort_field == "id":
-            # Orders are stored in id order already.
-            return out[::-1] if desc else out
-        out.sort(key=lambda o: (getattr(o, sort_field), o.id), reverse=desc)
-        return out
+        return query_orders(self.store.orders.values(), args)
 
     def _api_blueprint(self) -> Blueprint:
         api = Blueprint("bc_api", __name__, url_prefix="/stores/<store_hash>")
@@ -101,7 +67,7 @@ class ApiRoutes:
             with lock:
                 orders = self._query_orders(request.args)
                 chunk = orders[(page - 1) * limit : page * limit]
-                return _v2_list([self._render_order(o) for o in chunk])
+                return _v2_list([self._api_order(o) for o in chunk])
 
         @api.get("/v2/orders/count")
         def v2_orders_count() -> Response:
@@ -146,7 +112,7 @@ class ApiRoutes:
         def v2_order(order_id: int) -> Response:
             self._require("orders")
             with lock:
-                return _json(self._render_order(store.order(order_id)))
+                return _json(self._api_order(store.order(order_id)))
 
         @api.get("/v2/orders/<int:order_id>/products")
         def v2_order_products(order_id: int) -> Response:
@@ -172,6 +138,7 @@ class ApiRoutes:
             with lock:
                 order = store.order(order_id)
                 rows = [order.render_shipping_address(self._base_url(), self.config.store_hash)]
+                rows = rows if order.ships else []  # a digital-only order ships nothing
                 return _v2_list(rows[(page - 1) * limit : page * limit])
 
         @api.get("/v2/orders/<int:order_id>/shipments")

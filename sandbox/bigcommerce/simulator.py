@@ -292,7 +292,8 @@ class BcSimulator(HttpGate, ApiRoutes, BcAdmin):
 
         Fields (all optional): ``customer_id`` (0/absent = guest), ``billing_address`` (merged
         over the customer's or a generated guest's), ``email``, ``lines`` (or ``products``):
-        [{sku | product_id, name, quantity, price (ex tax), discount}], ``currency_code``
+        [{sku | product_id, name, quantity, price (ex tax), discount, type (physical | digital)}],
+        ``currency_code``
         (display) and ``default_currency_code`` (transactional), ``status_id`` (default 7),
         ``paid`` (capture the full amount at once: status 11 + transaction event),
         ``tax_rate``, ``shipping_cost`` (ex tax), ``channel_id``, ``payment_method``,

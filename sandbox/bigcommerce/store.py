@@ -221,6 +221,9 @@ class BcStore:
                      if spec.get("precise") else q2(spec.get("price", "0")))
             if quantity < 1 or price < 0:
                 raise BcError(422, "line quantity must be >= 1 and price >= 0")
+            kind = str(spec.get("type", "physical"))
+            if kind not in ("physical", "digital"):
+                raise BcError(422, "line type must be physical or digital")
             line = OrderLine(
                 id=self.ids.next("line"),
                 order_id=oid,
@@ -231,8 +234,9 @@ class BcStore:
                 quantity=quantity,
                 price_ex_tax=price,
                 tax_rate=tax_rate,
-                order_address_id=ship_addr_id,
+                order_address_id=0 if kind == "digital" else ship_addr_id,
                 discount=q2(spec.get("discount", "0")),
+                type=kind,
             )
             if line.discount > line.total_ex_tax:
                 raise BcError(422, "a line discount cannot exceed the line total")

@@ -34,13 +34,19 @@ from connector.pipeline import records
 from connector.pipeline.dispatch import advance_cursor
 from connector.pipeline.records import Incoming
 from connector.stores.bigcommerce.client import BigCommerceClient
+from connector.stores.bigcommerce.order_reads import (
+    OrderReads,
+    order_reads,
+    read_order,
+    read_order_parts,
+)
 from connector.stores.bigcommerce.settings import bc_client, customer_policy, setting
 from connector.stores.bigcommerce.versions import customer_version, order_version, stamp
 from connector.stores.mapping import MappingError
 
 log = logging.getLogger(__name__)
 
-ORDER_BATCH = 20  # orders staged per transaction (each costs up to 6 store requests)
+ORDER_BATCH = 20  # orders staged per transaction (each costs up to 4 store requests)
 CUSTOMER_BATCH = 100
 #: Transactions that mean money was captured: ``capture`` after an authorization, or
 #: ``purchase`` (authorize and capture in one step) — bc §3 event list.
@@ -57,25 +63,31 @@ def _amount_is_zero(value: object) -> bool:
         return False
 
 
-def order_records(client: BigCommerceClient, order: dict[str, Any]) -> list[Incoming]:
+def order_records(client: BigCommerceClient, order: dict[str, Any],
+                  reads: OrderReads | None = None) -> list[Incoming]:
     """Everything to stage for one order version: the order (with products and shipping
     addresses), its captured payments, shipments and refunds. Incomplete orders (status 0: the
     shopper never finished checkout; ``store/order/created`` fires for them too, bc §5) are not
-    staged: they are staged once they change into a real order."""
+    staged: they are staged once they change into a real order.
+
+    Store requests (issue 14, :mod:`~connector.stores.bigcommerce.order_reads`): none beyond
+    the order itself when its embedded consignments are complete; transactions only when a
+    payment voucher needs them; shipments and refunds only when the order says it has some."""
+    reads = reads or OrderReads()
     oid = int(order["id"])
     if int(order.get("status_id") or 0) == 0:
         log.info("order %s is Incomplete (status 0): not staged", oid)
         return []
-    products = client.get_order_products(oid)
-    addresses = client.get_shipping_addresses(oid)
-    staged = {**order, "products": products, "shipping_addresses": addresses}
+    products, addresses = read_order_parts(client, order, reads)
+    staged = {k: v for k, v in order.items() if k != "consignments"}
+    staged.update(products=products, shipping_addresses=addresses)
     if isinstance(order.get("fees"), dict):
         # Only the sub-resource link: read the fee lines, they are part of the order's money.
         staged["fees"] = client.get_order_fees(oid)
     out = [Incoming("order", str(oid), order_version(order), staged)]
     context = {"id": oid, "default_currency_code": order.get("default_currency_code"),
                "currency_code": order.get("currency_code")}
-    for txn in client.get_transactions(oid):
+    for txn in client.get_transactions(oid) if reads.transactions else ():
         if txn.get("event") in CAPTURE_EVENTS and txn.get("status") == "ok" and txn.get("id"):
             out.append(Incoming("payment", str(txn["id"]), stamp(txn.get("date_created")),
                                 {"transaction": txn, "order": context}))
@@ -155,18 +167,26 @@ def fetch_orders(source_id: int, *, max_rows: int) -> tuple[int, bool]:
     """Fallback polling (bc decision 4): orders by ``min_date_modified`` keyset with overlap,
     each with its products, addresses, payments, shipments and refunds. Returns (rows staged,
     more to read). An order version already staged (the overlap, a retried run, the webhook
-    path) is not read again: its sub-resources are read once per order version."""
+    path) is not read again: its sub-resources are read once per order version. The pages
+    embed each order's consignments and fees, so an order costs no request of its own unless
+    a payment voucher needs its transactions (``order_reads``)."""
+    with session_scope() as s:
+        source = s.get(Source, source_id)
+        tenant = s.get(Tenant, source.tenant_id) if source is not None else None
+        assert source is not None and tenant is not None
+        reads = order_reads(tenant, source)
 
     def rows_for(client: BigCommerceClient, order: dict[str, Any]) -> list[Incoming]:
         with session_scope() as s:
             if records.version_staged(s, source_id, "order", str(order["id"]),
                                       order_version(order)):
                 return []
-        return order_records(client, order)
+        return order_records(client, order, reads)
 
     return _scan_and_stage(
         source_id, "orders", max_rows, ORDER_BATCH,
-        lambda client, mark, seen: client.iter_orders_modified_since(mark, seen=seen),
+        lambda client, mark, seen: client.iter_orders_modified_since(
+            mark, seen=seen, embed=reads.embedded),
         rows_for)
 
 
@@ -200,10 +220,11 @@ def fetch_one(source_id: int, entity: str, external_id: str, origin: str) -> lis
         tenant = s.get(Tenant, source.tenant_id) if source is not None else None
         assert source is not None and tenant is not None
         policy = str(setting(tenant, source, "bc_customer_policy", "skip")).strip().lower()
+        reads = order_reads(tenant, source)
     client = bc_client(source)
     try:
         if entity == "order":
-            rows = order_records(client, client.get_order(int(external_id)))
+            rows = order_records(client, read_order(client, int(external_id), reads), reads)
         elif entity == "customer":
             if policy != "create":
                 return []  # IFS is the customer master (module docstring)

@@ -13,6 +13,7 @@ from typing import Any
 
 from connector.errors import DataError, NotFound
 from connector.http.paging import Ceiling, KeysetScan, keyset_scan, to_utc
+from connector.stores.bigcommerce.consignments import ORDER_INCLUDE
 from connector.stores.bigcommerce.transport import BcTransport, Row, as_int
 from connector.stores.bigcommerce.versions import (
     key_time,
@@ -34,6 +35,7 @@ class OrdersEndpoints(BcTransport):
         *,
         seen: Iterable[tuple[int, str]] = (),
         overlap: timedelta | None = None,
+        embed: bool = True,
     ) -> KeysetScan:
         """Every order version modified since ``since - overlap``, each once, none skipped while
         orders change during the run (bc decision 4; see ``keyset_scan``).
@@ -42,7 +44,10 @@ class OrdersEndpoints(BcTransport):
         re-queried from just before the last second seen. When more than a page of orders share
         one second, that bounded window is read with an id keyset (``sort=id:asc&min_id=``).
         Archived and Incomplete orders are hidden by BigCommerce by default (bc §2).
+        ``embed``: each order carries its consignments with their line items and its fee lines
+        (:data:`~connector.stores.bigcommerce.consignments.ORDER_INCLUDE`).
         """
+        include: dict[str, Any] = dict(ORDER_INCLUDE) if embed else {}
         look_back = self.overlap if overlap is None else overlap
         start = to_utc(since) - look_back if since is not None else None
         initial = frozenset(seen)
@@ -50,7 +55,7 @@ class OrdersEndpoints(BcTransport):
 
         def first_page(floor: datetime | None) -> Sequence[Row]:
             params: dict[str, Any] = {"sort": "date_modified:asc", "limit": self.limit,
-                                      "page": 1}
+                                      "page": 1, **include}
             if floor is not None:
                 params["min_date_modified"] = rfc2822(floor)
             return self._v2_page("/orders", params)
@@ -64,6 +69,7 @@ class OrdersEndpoints(BcTransport):
                     "sort": "id:asc",
                     "limit": self.limit,
                     "page": 1,
+                    **include,
                 }
                 if last_id is not None:
                     # ``min_id`` inclusivity is undocumented: ask from the last id itself and
@@ -132,9 +138,21 @@ class OrdersEndpoints(BcTransport):
                                 url=self.v2_url + "/orders")
             next_id = newest + 1
 
-    def get_order(self, order_id: int) -> Row:
-        """``GET /v2/orders/{id}``. Unknown → :class:`~connector.errors.NotFound`."""
-        return self._v2_object(f"/orders/{int(order_id)}")
+    def get_order(self, order_id: int, *, embed: bool = True) -> Row:
+        """``GET /v2/orders/{id}``, with ``embed`` its consignments (line items, shipping
+        addresses) and fee lines in the same request. Unknown → :class:`NotFound`."""
+        path = f"/orders/{int(order_id)}"
+        if not embed:
+            return self._v2_object(path)
+        response = self._request("GET", self.v2_url + path, params=dict(ORDER_INCLUDE))
+        body = self._body(response)
+        if body is None:
+            raise NotFound("BigCommerce returned no content", status=response.status_code,
+                           url=response.url)
+        if not isinstance(body, dict):
+            raise DataError("BigCommerce answered with an unexpected shape (expected an object)",
+                            status=response.status_code, url=response.url)
+        return body
 
     def get_order_products(self, order_id: int) -> list[Row]:
         """All product lines (the endpoint defaults to 50: ``limit=250`` and paged, bc §2)."""

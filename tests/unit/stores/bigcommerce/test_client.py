@@ -331,7 +331,9 @@ def test_order_polling_query(rsps: Any) -> None:
     rsps.get(V2 + "/orders", json=[fixture("bc_order.json")], match=[
         AUTH, matchers.query_param_matcher({
             "min_date_modified": "Fri, 14 Mar 2025 08:59:49 +0000",
-            "sort": "date_modified:asc", "limit": "250", "page": "1"})])
+            "sort": "date_modified:asc", "limit": "250", "page": "1",
+            # each order with its consignments (line items, shipping address) and fee lines
+            "include": "consignments.line_items,fees", "consignment_structure": "object"})])
     scan = client().iter_orders_modified_since(T0)
     assert [o["id"] for o in scan] == [3105]
     assert scan.watermark == datetime(2025, 3, 14, 9, 5, 40, tzinfo=UTC)
