@@ -24,7 +24,7 @@ def reconcile_woo(tenant: Tenant, source: Source, client: IfsODataClient) -> Sou
     store = [(str(o["id"]), f"{ctx.prefix}-{o.get('number') or o.get('id')}",
               str(o.get("currency")),
               Decimal(str(o.get("total"))) - Decimal(str(o.get("total_tax"))))
-             for o in woo_client(source).iter_orders_since(sync_floor(source))]
+             for o in woo_client(source, "background").iter_orders_since(sync_floor(source))]
     compare_orders(report, store, ifs_orders_with_prefix(client, f"{ctx.prefix}-"),
                     explanations(source.id))
     report.store_customers_linked = linked_customers(source.id)
