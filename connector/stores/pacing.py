@@ -9,8 +9,8 @@ Three things decide whether a store client may send now:
 * the store's own **rate-limit headers** of the last response (:class:`RateState`): when they
   say the window is nearly spent, wait for its reset. Each store reads its own headers
   (:meth:`Pacing._read_rate`): BigCommerce ``X-Rate-Limit-*``, WooCommerce hosts ``RateLimit-*``;
-* a **fleet hold** (:class:`FleetHold`): when the store answered 429/503 with a wait hint,
-  every process waits it out, not only the one that was told.
+* a **fleet hold** (:class:`StoreHold`, a :class:`FleetHold` on Redis): when the store
+  answered 429/503 with a wait hint, every process waits it out, not only the one told.
 
 A short wait (within the budget's ``max_wait_s``, or an operator's patience) is slept; a longer
 one raises :class:`~connector.errors.RateLimited` (``BUDGET_EXHAUSTED``) with the wait, and the
@@ -32,7 +32,8 @@ import requests
 from connector.errors import RateLimited
 from connector.patience import remaining
 
-__all__ = ["MAX_HOLD_S", "FleetHold", "Pacing", "RateState", "StoreBudget", "int_header"]
+__all__ = ["MAX_HOLD_S", "FleetHold", "Pacing", "RateState", "StoreBudget", "StoreHold",
+           "int_header"]
 
 #: The longest a store's wait hint holds the fleet back; a longer ``Retry-After`` is taken as
 #: this (the task layer's backoff keeps its own cap).
@@ -46,6 +47,14 @@ class StoreBudget(Protocol):
     def max_wait_s(self) -> float: ...
 
     def acquire_waiting(self, n: int = 1) -> None: ...
+
+
+class StoreHold(Protocol):
+    """The fleet's shared wait after a store's 429 hint (:class:`FleetHold`)."""
+
+    def hold(self, seconds: float) -> None: ...
+
+    def remaining(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ class Pacing:
     _rate: RateState | None
     budget: StoreBudget | None
     reserve: int
-    hold: FleetHold | None = None
+    hold: StoreHold | None = None
 
     @property
     def rate_state(self) -> RateState | None:

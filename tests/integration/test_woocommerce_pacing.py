@@ -7,7 +7,6 @@ are the independent count."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,10 +58,12 @@ def second_shop(pipeline: dict[str, Any]) -> Iterator[tuple[Any, str]]:
         sim.close()
 
 
-@pytest.fixture
-def more_workers(pipeline: dict[str, Any], tmp_path: Path) -> Iterator[Worker]:
+@pytest.fixture(scope="module")
+def more_workers(pipeline_processes: Any, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[Worker]:
     """A second worker process beside the session's: the budget is shared across processes."""
-    worker = Worker(concurrency=2, log_path=tmp_path / "worker-2.log", name="pacing2").start()
+    log = tmp_path_factory.mktemp("pacing") / "worker-2.log"
+    worker = Worker(concurrency=2, log_path=log, name="pacing2").start()
     try:
         yield worker
     finally:

@@ -35,7 +35,7 @@ from connector.errors import DataError, RateLimited, Transient
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
 from connector.http.paging import KeysetScan, Page, naive_utc_iso, to_utc
 from connector.stores.woocommerce.auth import store_auth
-from connector.stores.woocommerce.pacing import FleetHold, RateState, StoreBudget, WooPacing
+from connector.stores.woocommerce.pacing import RateState, StoreBudget, StoreHold, WooPacing
 from connector.stores.woocommerce.paging import (
     iter_numbered_pages,
     page_of,
@@ -118,7 +118,7 @@ class WooCommerceClient(WooPacing):
         signature_method: Literal["HMAC-SHA256", "HMAC-SHA1"] = "HMAC-SHA256",
         oauth_signed_url: str | None = None,
         budget: StoreBudget | None = None,
-        hold: FleetHold | None = None,
+        hold: StoreHold | None = None,
         reserve: int = 1,
     ) -> None:
         base = base_url.strip().rstrip("/")

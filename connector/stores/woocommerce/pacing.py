@@ -24,11 +24,11 @@ import time
 
 import requests
 
-from connector.stores.pacing import FleetHold, RateState, StoreBudget, int_header
+from connector.stores.pacing import FleetHold, RateState, StoreBudget, StoreHold, int_header
 from connector.stores.pacing import Pacing as StorePacing
 
 __all__ = ["DEFAULT_REQUEST_BUDGET_PER_MIN", "FleetHold", "RateState", "StoreBudget",
-           "WooPacing", "wait_hint"]
+           "StoreHold", "WooPacing", "wait_hint"]
 
 #: Requests per minute the fleet sends one shop unless the source says otherwise: 10 a second,
 #: about what a small shared-hosting WordPress serves without queueing PHP workers; a shop
