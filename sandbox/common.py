@@ -197,6 +197,7 @@ def make_app(
                     "status": resp.status_code,
                     "if_match": request.headers.get("If-Match"),
                     "content_type": request.headers.get("Content-Type"),
+                    "retry_after": resp.headers.get("Retry-After"),
                 }
             )
         return resp

@@ -4,6 +4,7 @@ mixed in from ``api_orders``, ``api_customers`` and ``api_webhooks``."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -91,8 +92,11 @@ class WooApi(OrderRoutes, CustomerRoutes, WebhookRoutes, WooCore):
         """A hosting/WAF 429 (core never sends one, doc §5): HTML by default, and
         ``faults.extra`` can drop ``Retry-After`` or change the status/body."""
         extra = state.faults.extra
-        status = int(extra.get("rate_limit_status", 429))
-        style = extra.get("rate_limit_body", "html")
+        retry_after = None if extra.get("omit_retry_after") else state.faults.retry_after_s
+        return self._throttle_page(int(extra.get("rate_limit_status", 429)),
+                                   str(extra.get("rate_limit_body", "html")), retry_after)
+
+    def _throttle_page(self, status: int, style: str, retry_after: int | None) -> Response:
         if style == "json":
             resp = Response(
                 php_json({"code": "too_many_requests", "message": "Too Many Requests"}),
@@ -108,9 +112,31 @@ class WooApi(OrderRoutes, CustomerRoutes, WebhookRoutes, WooCore):
                 status=status,
                 content_type="text/html; charset=UTF-8",
             )
-        if not extra.get("omit_retry_after"):
-            resp.headers["Retry-After"] = str(state.faults.retry_after_s)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(retry_after)
         return resp
+
+    def _host_limit(self) -> tuple[Response | None, dict[str, str]]:
+        """The hosting's request limit (``sandbox.woocommerce.hosting``): a refusal, or None,
+        and the rate-limit headers to send (none unless ``rate_limit_headers`` is set)."""
+        cfg = self.config
+        if cfg.rate_limit_per_window <= 0:
+            return None, {}
+        verdict = self.host_limit.check(self.state.clock.time(), cfg.rate_limit_per_window,
+                                        cfg.rate_limit_window_s, cfg.rate_limit_count_refused)
+        headers: dict[str, str] = {}
+        prefix = {"ratelimit": "RateLimit-", "x-ratelimit": "X-RateLimit-"}.get(
+            cfg.rate_limit_headers)
+        if prefix:
+            headers = {f"{prefix}Limit": str(verdict.limit),
+                       f"{prefix}Remaining": str(verdict.remaining),
+                       f"{prefix}Reset": str(math.ceil(verdict.reset_at))}
+        if verdict.allowed:
+            return None, headers
+        resp = self._throttle_page(cfg.rate_limit_status, "html", verdict.retry_after_s)
+        for name, value in headers.items():
+            resp.headers[name] = value
+        return resp, headers
 
     def _json(
         self,
@@ -154,10 +180,15 @@ class WooApi(OrderRoutes, CustomerRoutes, WebhookRoutes, WooCore):
         return self._api("/" + route)
 
     def _api(self, route: str) -> Response:
+        refused, limit_headers = self._host_limit()
+        if refused is not None:
+            return refused  # the host answers before WordPress runs
         try:
             resp = self._dispatch(route)
         except WooError as exc:
             resp = self._error(exc)
+        for name, value in limit_headers.items():
+            resp.headers[name] = value
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             self.state.bump()  # any write may have changed orders: drop the sorted-order cache
         self._tick_mutating()

@@ -15,6 +15,7 @@ from typing import Any
 
 from sandbox.woocommerce.bodies import RequestBodies
 from sandbox.woocommerce.errors import WooError
+from sandbox.woocommerce.hosting import HostRateLimit
 from sandbox.woocommerce.models import ApiKey, Order, Refund, WpUser
 from sandbox.woocommerce.render import render_customer, render_order
 from sandbox.woocommerce.store import WooState
@@ -57,6 +58,13 @@ class WooConfig:
     prices_include_tax: bool = False  # the store's "prices entered with tax" setting
     webhook_delay_s: float = 0.0  # wait before each asynchronous delivery (Action Scheduler lag)
     webhook_timeout_s: float = 10.0  # WooCommerce waits 60 s; the sandbox is less patient
+    # The hosting's request limit in front of the shop (doc §5; sandbox.woocommerce.hosting):
+    # 0 = none, as core. Else at most this many API requests per sliding window.
+    rate_limit_per_window: int = 0
+    rate_limit_window_s: float = 60.0
+    rate_limit_status: int = 429  # what the host answers over the limit (some send 503)
+    rate_limit_count_refused: bool = True  # refused requests count (strict WAFs do)
+    rate_limit_headers: str = ""  # "", "ratelimit" (RateLimit-*) or "x-ratelimit" (X-RateLimit-*)
 
 
 def _valid_topic(topic: str) -> bool:
@@ -73,6 +81,7 @@ class WooCore(RequestBodies):
         self.config = config or WooConfig()
         self.state = WooState()
         self._mutation_rng = random.Random(0)
+        self.host_limit = HostRateLimit()
         self.dispatcher = WebhookDispatcher(
             on_result=self._delivery_result,
             delay_s=lambda: self.config.webhook_delay_s,
@@ -129,6 +138,7 @@ class WooCore(RequestBodies):
         with self.state.lock:
             self.state.clear_data()
             self.dispatcher.clear()
+            self.host_limit.clear()
             self.add_user(DEFAULT_KEY_OWNER, role="administrator", email=None)
             self.add_key(
                 DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET, "read_write", DEFAULT_KEY_OWNER

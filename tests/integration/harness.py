@@ -53,8 +53,10 @@ class Beat:
 class Worker:
     """``celery worker`` as a real subprocess on every queue (prefork pool)."""
 
-    def __init__(self, concurrency: int = 4, log_path: Path | None = None) -> None:
+    def __init__(self, concurrency: int = 4, log_path: Path | None = None,
+                 name: str | None = None) -> None:
         self.concurrency = concurrency
+        self.name = name or f"test{os.getpid()}"
         tmp = Path(os.environ.get("TMPDIR", "/tmp"))
         self.log_path = log_path or tmp / f"mlc-worker-{os.getpid()}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -65,7 +67,7 @@ class Worker:
             [sys.executable, "-m", "celery", "-A", "tasks.app", "worker",
              "-Q", "fetch,transform,load,maintenance", "--concurrency", str(self.concurrency),
              "--loglevel", "INFO", "-E", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", f"test{os.getpid()}@%h"],
+             "--without-heartbeat", "-n", f"{self.name}@%h"],
             cwd=ROOT, env=dict(os.environ), stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

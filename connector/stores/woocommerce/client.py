@@ -7,12 +7,18 @@ Facts and decisions come from ``reference/woocommerce.md`` (cited below as "woo 
 * errors (woo §1): bodies are ``{"code","message","data":{"status"}}``; the ``code`` is kept on the
   typed error so the service can tell "key revoked / owner deleted" (decision 5) apart;
 * 429/503 (woo §5, decision 4): core never sends them, a hosting/WAF layer does, so *every* 503
-  is throttling here (``RateLimited``, with or without ``Retry-After``);
+  is throttling here (``RateLimited``, with or without ``Retry-After``); the wait hint is a floor
+  under the task's backoff and holds the fleet back (:mod:`connector.stores.woocommerce.pacing`);
 * order polling (woo §4, decision 2): keyset re-queries on ``date_modified_gmt`` with an overlap,
   never deep page offsets over a changing set — in :mod:`connector.stores.woocommerce.paging`;
   the auth itself is in :mod:`connector.stores.woocommerce.auth`.
 
-The client never retries and never sleeps (conventions habit 5): the task layer does.
+The client never retries (conventions habit 5): the task layer does. The one wait is flow
+control before sending (:class:`~connector.stores.woocommerce.pacing.WooPacing`): the source's
+request budget is shared by the fleet through ``budget`` (a Redis limiter every worker draws
+from), a host's 429 wait hint through ``hold``, and when the host's rate-limit headers said the
+window is nearly spent the client waits for its reset — briefly, or it raises
+:class:`~connector.errors.RateLimited` and the task waits instead (issue 10).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from connector.errors import DataError, RateLimited, Transient
 from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
 from connector.http.paging import KeysetScan, Page, naive_utc_iso, to_utc
 from connector.stores.woocommerce.auth import store_auth
+from connector.stores.woocommerce.pacing import RateState, StoreBudget, StoreHold, WooPacing
 from connector.stores.woocommerce.paging import (
     iter_numbered_pages,
     page_of,
@@ -89,7 +96,7 @@ def describe_woo_error(response: requests.Response) -> tuple[str | None, str | N
 # the client
 
 
-class WooCommerceClient:
+class WooCommerceClient(WooPacing):
     """One WooCommerce store, ``wc/v3``.
 
     ``base_url`` is the site address (``https://shop.example.org``); ``/wp-json/wc/v3`` is added
@@ -100,7 +107,9 @@ class WooCommerceClient:
     which the signature is computed for. ``order_by_modified=False`` falls back to
     ``orderby=date`` for stores whose WooCommerce rejects ``orderby=modified`` (woo §4,
     uncertain): slower, re-reads until complete. ``overlap`` is the look-back applied to the
-    polling watermark (woo §4: exclusive 1-second boundary, late commits).
+    polling watermark (woo §4: exclusive 1-second boundary, late commits). ``budget`` (the
+    source's fleet-wide request budget) and ``hold`` (the fleet's shared 429 wait) pace the
+    requests; ``reserve`` requests of a host-reported window are left for the shop's others.
     """
 
     def __init__(
@@ -117,6 +126,9 @@ class WooCommerceClient:
         overlap: timedelta = timedelta(seconds=10),
         signature_method: Literal["HMAC-SHA256", "HMAC-SHA1"] = "HMAC-SHA256",
         oauth_signed_url: str | None = None,
+        budget: StoreBudget | None = None,
+        hold: StoreHold | None = None,
+        reserve: int = 1,
     ) -> None:
         base = base_url.strip().rstrip("/")
         if base.endswith(API_PATH):
@@ -139,6 +151,10 @@ class WooCommerceClient:
                 signed = signed[: -len(API_PATH)]
             if urlsplit(signed).scheme.lower() not in ("http", "https"):
                 raise ValueError("oauth_signed_url must start with http:// or https://")
+        self._rate: RateState | None = None
+        self.budget = budget
+        self.hold = hold
+        self.reserve = reserve
         self._auth = store_auth(consumer_key, consumer_secret, oauth1=self.uses_oauth1,
                                 base=base, signature_method=signature_method, signed_base=signed)
 
@@ -157,20 +173,25 @@ class WooCommerceClient:
         ok: tuple[int, ...] = (200, 201),
     ) -> requests.Response:
         url = self.api_url + path
-        kwargs: dict[str, Any] = {"auth": self._auth, "allow_redirects": False}
+        kwargs: dict[str, Any] = {"auth": self._auth, "allow_redirects": False,
+                                  "hooks": {"response": [self._observe]}}
         if params:
             kwargs["params"] = dict(params)
         if json is not None:
             kwargs["json"] = json
+        self._before_send()
         try:
             return send(self.session, method, url, describe=describe_woo_error, ok=ok,
                         timeout=self.timeout, **kwargs)
+        except RateLimited as exc:
+            raise self._throttled(exc) from None
         except Transient as exc:
             if exc.status != 503:
                 raise
             # woo decision 4: a 503 is WAF/hosting throttling, Retry-After or not.
-            raise RateLimited(exc.message, status=503, url=exc.url, code=exc.code,
-                              retry_after=exc.retry_after) from None
+            raise self._throttled(RateLimited(exc.message, status=503, url=exc.url,
+                                              code=exc.code, retry_after=exc.retry_after)
+                                  ) from None
 
     def _body(self, response: requests.Response) -> Any:
         try:

@@ -14,17 +14,19 @@ from sqlalchemy.orm import Session
 from connector.config import Secret
 from connector.db import session_scope
 from connector.errors import NotFound
+from connector.handles import get_redis
 from connector.models import Source, StagedRecord, SyncCursor, Tenant
 from connector.pipeline import records
 from connector.pipeline.dispatch import advance_cursor
 from connector.pipeline.records import Incoming
-from connector.pipeline.targets import mapping_context, source_credentials
+from connector.pipeline.targets import fleet_budget, mapping_context, source_credentials
 from connector.stores.mapping import MappingError
 from connector.stores.woocommerce.client import WooCommerceClient
 from connector.stores.woocommerce.mapping import (
     woo_customer_to_ifs_customer,
     woo_order_to_ifs_order,
 )
+from connector.stores.woocommerce.pacing import DEFAULT_REQUEST_BUDGET_PER_MIN, FleetHold
 from connector.stores.woocommerce.schemas import (
     InvalidPayload,
     parse_woo_customer,
@@ -37,15 +39,22 @@ log = logging.getLogger(__name__)
 BATCH = 100  # rows staged per transaction (and per cursor advance)
 
 
-def woo_client(source: Source) -> WooCommerceClient:
+def woo_client(source: Source, budget_class: str = "interactive") -> WooCommerceClient:
+    """The shop's client. Every process draws from one Redis budget per source
+    (``request_budget_per_min``) and honours one shared hold after a 429, so the fleet shares
+    the shop's capacity; backfills draw as ``bulk``, reconciliation as ``background``."""
     creds = source_credentials(source)
     settings = source.settings or {}
+    key = f"woocommerce:source-{source.id}"
+    rate = int(settings.get("request_budget_per_min") or DEFAULT_REQUEST_BUDGET_PER_MIN)
     return WooCommerceClient(
         source.base_url, creds["consumer_key"], Secret(creds["consumer_secret"]),
         use_oauth1=settings.get("use_oauth1"),  # None: by scheme (woo decision 1)
         order_by_modified=bool(settings.get("order_by_modified", True)),
         overlap=timedelta(seconds=int(settings.get("overlap_s", 10))),
         oauth_signed_url=settings.get("oauth_signed_url") or None,
+        budget=fleet_budget(key, rate, budget_class),
+        hold=FleetHold(get_redis(), key),
     )
 
 

@@ -45,7 +45,7 @@ def read_history(source_id: int, position: dict[str, Any], *, since: datetime,
     with session_scope() as s:
         source = s.get(Source, source_id)
         assert source is not None
-        client = woo_client(source)
+        client = woo_client(source, "bulk")
         start, seen = position_start(position, since)
         scan = client.iter_orders_since(start, seen=[(int(a), str(b)) for a, b in seen],
                                         overlap=RESUME_OVERLAP)

@@ -29,7 +29,7 @@ def reconcile_woo(tenant: Tenant, source: Source, client: IfsODataClient,
     ctx = mapping_context(tenant, source)
     comparison = OrderComparison(report, client, prefix=ctx.prefix,
                                  wanted_delivery_days=ctx.wanted_delivery_days, options=opts)
-    pages = woo_client(source).iter_order_pages_created(
+    pages = woo_client(source, "background").iter_order_pages_created(
         opts.window.since, opts.window.until, modified_after=sync_floor(source),
         per_page=opts.chunk_size)
     for page in pages:

@@ -29,6 +29,47 @@ def test_waf_429_with_and_without_retry_after(seeded: Shop) -> None:
     assert seeded.get("/orders").status_code == 200
 
 
+def test_host_rate_limit_sliding_window_with_retry_after(seeded: Shop) -> None:
+    r = seeded.admin("POST", "/woo/config", json={"rate_limit_per_window": 3,
+                                                 "rate_limit_window_s": 60})
+    assert r.status_code == 200
+    assert [seeded.get("/orders").status_code for _ in range(3)] == [200, 200, 200]
+    r = seeded.get("/orders/1")
+    assert r.status_code == 429 and r.headers["Content-Type"].startswith("text/html")
+    assert 59 <= int(r.headers["Retry-After"]) <= 60  # until the oldest request leaves
+    assert "RateLimit-Remaining" not in r.headers  # headers only when asked for
+    assert seeded.admin("GET", "/woo/config").status_code == 200  # admin is never limited
+    # Refused requests count too (strict): coming back early keeps the client locked out.
+    seeded.admin("POST", "/clock", json={"advance_s": 59.5})
+    assert seeded.get("/orders").status_code == 429
+    seeded.admin("POST", "/clock", json={"advance_s": 1})
+    assert seeded.get("/orders").status_code == 200  # the first three left the window
+    statuses = [e["status"] for e in seeded.admin("GET", "/requests").json()["requests"]]
+    assert statuses == [200, 200, 200, 429, 429, 200]
+
+
+def test_host_rate_limit_counting_only_served_requests_and_its_headers(seeded: Shop) -> None:
+    seeded.admin("POST", "/woo/config", json={
+        "rate_limit_per_window": 2, "rate_limit_window_s": 10, "rate_limit_status": 503,
+        "rate_limit_count_refused": False, "rate_limit_headers": "ratelimit"})
+    first = seeded.get("/orders")
+    assert first.status_code == 200
+    assert (first.headers["RateLimit-Limit"], first.headers["RateLimit-Remaining"]) == ("2", "1")
+    epoch = seeded.admin("GET", "/clock").json()["epoch"]
+    assert 0 <= int(first.headers["RateLimit-Reset"]) - epoch <= 1  # a Unix time: room now
+    assert seeded.get("/orders").headers["RateLimit-Remaining"] == "0"
+    refused = seeded.get("/orders")
+    assert refused.status_code == 503 and refused.headers["RateLimit-Remaining"] == "0"
+    assert 9 <= int(refused.headers["Retry-After"]) <= 10
+    assert 9 <= int(refused.headers["RateLimit-Reset"]) - epoch <= 11
+    seeded.admin("POST", "/clock", json={"advance_s": 10})
+    assert seeded.get("/orders").status_code == 200  # refusals did not count
+    seeded.admin("POST", "/woo/config", json={"rate_limit_headers": "x-ratelimit"})
+    assert seeded.get("/orders").headers["X-RateLimit-Limit"] == "2"
+    seeded.admin("POST", "/woo/config", json={"rate_limit_per_window": 0})
+    assert all(seeded.get("/orders").status_code == 200 for _ in range(5))  # off, as core
+
+
 # ============================================================================ admin
 
 
