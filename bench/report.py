@@ -289,6 +289,7 @@ def main() -> int:
                                     "--slice", str(opts.full_slice))
         if r["backlog"] is not None:
             r["backlog"]["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+            r["backlog"]["command"] = f"bench/report.py --full (slice {opts.full_slice})"
             FULL_RESULTS.write_text(json.dumps(r["backlog"], indent=2) + "\n")
         else:
             r["backlog_error"] = error

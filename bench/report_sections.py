@@ -159,8 +159,11 @@ def backlog_section(r: dict[str, Any]) -> list[str]:
         return [*out, "Not measured: run `make bench-full` (`bench/report.py --full`).", ""]
     sizes = full["sizes"]
     out += [
-        f"`bench/backlog.py`, from `make bench-full` on {full.get('date', '?')} (the short "
-        "mode shows the last full run's figures, kept in `bench/full-results.json`). Per size: "
+        f"`bench/backlog.py`, run by `make bench-full`; these figures are from "
+        f"{full.get('date', '?')}"
+        + (f" (`{full['command']}`)" if full.get("command") else "")
+        + ". The short mode shows the last full run's figures, kept in "
+        "`bench/full-results.json`. Per size: "
         "the backlog is staged pending in one transaction (the first "
         f"{sizes[0]['slice']} through the pipeline's own `records.stage`, the rest as copies "
         "of those rows made in SQL), `ANALYZE` + `CHECKPOINT`, then fresh worker and beat "
