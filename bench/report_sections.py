@@ -95,10 +95,11 @@ def latency_section(r: dict[str, Any]) -> list[str]:
         f"`bench/latency.py`: the BigCommerce simulator creates orders at a steady rate and "
         f"delivers its own signed `store/order/created` webhooks to a real `ml-connector web` "
         f"(gunicorn, 2 workers); {lat['workers']} worker processes fetch each order by id and "
-        "load it. *Received* is when the simulator started the webhook POST the web process "
-        "answered 2xx; *in IFS* is the order's first appearance in the IFS simulator (watched "
-        "every 10 ms). Each rate is drained before the next. The store's quota is raised so "
-        "the pipeline is measured, not the plan's rate limit.", "",
+        "load it. *Received* is when the simulator started the order's first webhook POST that "
+        "reached the web process (its delivery log); *in IFS* is the order's first "
+        "appearance in the IFS simulator (watched every 10 ms). Each rate is drained before "
+        "the next. The store's quota is raised so the pipeline is measured, not the plan's "
+        "rate limit.", "",
         "| events/s | orders | p50 | p95 | p99 | max | p99 from `create_order` | into IFS/s | "
         "store requests/order | missing | machine CPU busy | target (p99) | |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
@@ -148,8 +149,13 @@ def fairness_section(r: dict[str, Any]) -> list[str]:
         f"Delay caused by the backlog, per small tenant: median {f['median_delay_s']} s, max "
         f"{f['max_delay_s']} s; target ≤ {f['target_delay_s']:g} s (two dispatch intervals of "
         f"{f['dispatch_interval_s']:g} s): "
-        f"{status(f['max_delay_s'] <= f['target_delay_s'])}.", ""]
-    return out
+        f"{status(f['max_delay_s'] <= f['target_delay_s'])}."]
+    if f.get("records_per_s_beside"):
+        window = f.get("load_inflight_per_tenant", 20)
+        out[-1] += (f" The fleet loaded {f['records_per_s_beside']} records/s during phase 2; "
+                    f"a newcomer's records queue behind the big tenant's in-flight window of "
+                    f"{window}, about {window / f['records_per_s_beside']:.1f} s at that rate.")
+    return [*out, ""]
 
 
 def backlog_section(r: dict[str, Any]) -> list[str]:
@@ -161,7 +167,8 @@ def backlog_section(r: dict[str, Any]) -> list[str]:
     out += [
         f"`bench/backlog.py`, run by `make bench-full`; these figures are from "
         f"{full.get('date', '?')}"
-        + (f" (`{full['command']}`)" if full.get("command") else "")
+        + (f" (`{full['command']}`" + (f": {full['note']}" if full.get("note") else "") + ")"
+           if full.get("command") else "")
         + ". The short mode shows the last full run's figures, kept in "
         "`bench/full-results.json`. Per size: "
         "the backlog is staged pending in one transaction (the first "
