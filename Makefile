@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/report.py
 
-## bench-full: the same plus memory at 10 000 vs 100 000 staged orders (hours, not minutes)
+## bench-full: the same plus memory and cost per record at 10 000 vs 100 000 staged orders (~30 min)
 bench-full: $(STAMP)
 	$(BIN)/python bench/report.py --full
 
