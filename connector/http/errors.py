@@ -85,6 +85,7 @@ def send(
     describe: Callable[[requests.Response], tuple[str | None, str | None]] | None = None,
     ok: tuple[int, ...] = (200, 201, 204),
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    before_each: Callable[[], None] | None = None,
     **kwargs: object,
 ) -> requests.Response:
     """One request with a timeout, typed errors and no retry — except inside an operator's
@@ -92,9 +93,13 @@ def send(
     waited out (server hint as a floor) while patience lasts.
 
     ``describe`` extracts (message, code) from the remote system's error body.
+    ``before_each`` runs before every attempt, the resends inside a patience block included
+    (a store client's flow control: its budget grant and the fleet's hold).
     """
     attempt = 0
     while True:
+        if before_each is not None:
+            before_each()
         try:
             return _send_once(session, method, url, describe=describe, ok=ok, timeout=timeout,
                               **kwargs)

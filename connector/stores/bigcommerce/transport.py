@@ -119,9 +119,8 @@ class BcTransport(Pacing):
             kwargs["params"] = dict(params)
         if json is not None:
             kwargs["json"] = json
-        self._before_send()
         return send(self.session, method, url, describe=describe_bc_error, ok=ok,
-                    timeout=self.timeout, **kwargs)
+                    timeout=self.timeout, before_each=self._before_send, **kwargs)
 
     @staticmethod
     def _body(response: requests.Response) -> Any:

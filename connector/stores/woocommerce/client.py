@@ -179,10 +179,9 @@ class WooCommerceClient(WooPacing):
             kwargs["params"] = dict(params)
         if json is not None:
             kwargs["json"] = json
-        self._before_send()
         try:
             return send(self.session, method, url, describe=describe_woo_error, ok=ok,
-                        timeout=self.timeout, **kwargs)
+                        timeout=self.timeout, before_each=self._before_send, **kwargs)
         except RateLimited as exc:
             raise self._throttled(exc) from None
         except Transient as exc:

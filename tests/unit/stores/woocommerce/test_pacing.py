@@ -19,6 +19,7 @@ import responses
 
 from connector.config import Secret
 from connector.errors import RateLimited
+from connector.patience import patience
 from connector.stores.pacing import FleetHold
 from connector.stores.woocommerce.client import WooCommerceClient
 from connector.stores.woocommerce.pacing import wait_hint
@@ -161,6 +162,21 @@ def test_room_in_the_window_sends_at_once(rsps: Any, slept: list[float]) -> None
     shop.get_order(1)
     shop.get_order(2)
     assert slept == []
+
+
+def test_a_resend_inside_an_operators_patience_takes_its_own_budget_grant(
+        rsps: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within ``patience`` (reconcile, the demo) ``http.send`` resends after a 429: the resend
+    goes through the client's flow control too, so the fleet budget is charged per request
+    actually sent (it used to be charged once for both)."""
+    monkeypatch.setattr("connector.patience.time.sleep", lambda seconds: None)
+    rsps.get(API + "/orders/1", status=429, headers={"Retry-After": "1"}, body="")
+    rsps.get(API + "/orders/1", json={"id": 1})
+    budget = CountingBudget()
+    with patience(60):
+        assert client(budget=budget).get_order(1).get("id") == 1
+    assert len(rsps.calls) == 2
+    assert budget.grants == 2
 
 
 def test_one_clients_429_holds_the_other_clients_of_the_source(rsps: Any) -> None:
