@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mlc-chaos-"))
     postgres = OwnPostgres(folder).start()  # the run's own: the chaos restarts it
     os.environ["DATABASE_URL"] = postgres.url  # so start-up starts no embedded one
+    if not os.environ.get("MLC_ENCRYPTION_KEYS"):  # a database of this run only: its own key
+        from connector.crypto import generate_key
+
+        os.environ["MLC_ENCRYPTION_KEYS"] = generate_key()
     try:
         bootstrap()
     except BaseException:
