@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-LONG = {"woo_orders": 240, "woo_customers": 50, "bc_orders": 40, "invalid": 5,
-        "chaos_s": 240.0, "settle_timeout_s": 900.0, "redis_restarts": 2,
-        "postgres_restarts": 2,
+LONG = {"woo_orders": 480, "woo_customers": 90, "bc_orders": 80, "invalid": 6,
+        "chaos_s": 420.0, "settle_timeout_s": 900.0, "redis_restarts": 2,
+        "postgres_restarts": 3,
         "kill_every_s": (8.0, 20.0)}
 
 
@@ -37,6 +37,7 @@ def render(report: object, opts: object, long: bool) -> str:
     kills = "\n".join(f"| {k} | {v} |" for k, v in sorted(report.kills.items()))
     records = ", ".join(f"{k} {v}" for k, v in sorted(report.records.items()))
     exits = ", ".join(f"{v} ({k})" for k, v in sorted(report.exits.items())) or "0"
+    expected = ", ".join(f"{k} {v}" for k, v in sorted(report.expected.items())) or "none"
     totals = f"{report.store_orders} / {report.ifs_orders} / {report.vouchers}"
     return f"""# Reliability: the fleet under chaos
 
@@ -83,6 +84,10 @@ and the sandbox, for {opts.chaos_s:.0f} s of faults, then until settled. See
 | unexplained | {len(report.unexplained)} |
 | workers that exited by themselves (restarted, as a supervisor does) | {exits} |
 | tracebacks in the fleet's logs (workers, beats, web) | {sum(report.tracebacks.values())} |
+| expected faults logged, one line each | {expected} |
+
+A worker started while Postgres is down exits 2 naming `DATABASE_URL` (start-up checks its
+services); the run restarts it, as a supervisor that restarts on failure does.
 
 {chr(10).join('- ' + p for p in report.problems()) or 'Every invariant held.'}
 """

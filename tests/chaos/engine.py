@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import time
 from collections import Counter
@@ -78,6 +79,7 @@ class ChaosReport:
     settled: bool = False
     tracebacks: dict[str, int] = field(default_factory=dict)  # per fleet log
     exits: Counter[str] = field(default_factory=Counter)  # workers that exited by themselves
+    expected: Counter[str] = field(default_factory=Counter)  # expected-fault lines, by kind
 
     @property
     def budget_overruns(self) -> int:
@@ -404,6 +406,7 @@ class Chaos:
             # A traceback, or a call stack put in a message (celery.beat's "Message Error").
             self.report.tracebacks[path.name] = (text.count("Traceback (most recent call last)")
                                                  + text.count("['  File \""))
+            self.report.expected.update(re.findall(r"\[expected fault: (\w+)", text))
             crashes = text.count("Unrecoverable error")
             if crashes:
                 self.report.unexplained.append(f"{path.name}: {crashes} unrecoverable error(s)")
