@@ -87,7 +87,9 @@ and the sandbox, for {opts.chaos_s:.0f} s of faults, then until settled. See
 | expected faults logged, one line each | {expected} |
 
 A worker started while Postgres is down exits 2 naming `DATABASE_URL` (start-up checks its
-services); the run restarts it, as a supervisor that restarts on failure does.
+services); a worker whose pool child is killed while it starts gives up ("Could not start worker
+processes", {report.gave_up_at_start} here) and exits 1. The run starts both again, as a
+supervisor that restarts on failure does; an exit 0 would count as unexplained.
 
 {chr(10).join('- ' + p for p in report.problems()) or 'Every invariant held.'}
 """

@@ -80,6 +80,7 @@ class ChaosReport:
     tracebacks: dict[str, int] = field(default_factory=dict)  # per fleet log
     exits: Counter[str] = field(default_factory=Counter)  # workers that exited by themselves
     expected: Counter[str] = field(default_factory=Counter)  # expected-fault lines, by kind
+    gave_up_at_start: int = 0  # workers whose pool child was killed while they started
 
     @property
     def budget_overruns(self) -> int:
@@ -407,9 +408,16 @@ class Chaos:
             self.report.tracebacks[path.name] = (text.count("Traceback (most recent call last)")
                                                  + text.count("['  File \""))
             self.report.expected.update(re.findall(r"\[expected fault: (\w+)", text))
-            crashes = text.count("Unrecoverable error")
+            # A pool child killed while its worker starts makes Celery give up ("Could not
+            # start worker processes"): the worker exits 1 and is started again (_supervise),
+            # as a supervisor does. Any other unrecoverable error (the broker crash of seen
+            # 10) is a bug.
+            crashes = [line for line in text.splitlines() if "Unrecoverable error" in line
+                       and "Could not start worker processes" not in line]
+            self.report.gave_up_at_start += text.count("Could not start worker processes')")
             if crashes:
-                self.report.unexplained.append(f"{path.name}: {crashes} unrecoverable error(s)")
+                self.report.unexplained.append(f"{path.name}: {len(crashes)} unrecoverable "
+                                               f"error(s): {crashes[0][-200:]}")
 
     def _stop(self) -> None:
         for proc in [*self.workers, *self.beats, *([self.web] if self.web else [])]:
