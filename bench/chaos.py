@@ -3,15 +3,17 @@
     .venv/bin/python bench/chaos.py            # CI size, as in `make test`
     .venv/bin/python bench/chaos.py --long     # bigger, longer; writes docs/reliability.md
 
-Uses real components, like ``ml-connector demo``: Postgres from ``DATABASE_URL`` (embedded
-when unset), a Redis of the run's own for the fleet (it is restarted mid-run), the sandbox in
-this process, and the real ``ml-connector worker`` / ``beat`` / ``web`` processes. Exit code 0
-when every invariant holds (tests/chaos/engine.py says which).
+Uses real components, like ``ml-connector demo``: a Postgres and a Redis of the run's own
+(``initdb`` in a temporary folder, ``redis-server`` on a free port: both are restarted mid-run,
+so the shared servers never are), the sandbox in this process, and the real
+``ml-connector worker`` / ``beat`` / ``web`` processes. Exit code 0 when every invariant holds
+(tests/chaos/engine.py says which).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -21,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-LONG = {"woo_orders": 240, "woo_customers": 50, "bc_orders": 40, "invalid": 5,
-        "chaos_s": 240.0, "settle_timeout_s": 900.0, "redis_restarts": 2,
+LONG = {"woo_orders": 480, "woo_customers": 90, "bc_orders": 80, "invalid": 6,
+        "chaos_s": 420.0, "settle_timeout_s": 900.0, "redis_restarts": 2,
+        "postgres_restarts": 3,
         "kill_every_s": (8.0, 20.0)}
 
 
@@ -33,6 +36,8 @@ def render(report: object, opts: object, long: bool) -> str:
     faults = "\n".join(f"| {k} | {v} |" for k, v in sorted(report.faults.items()))
     kills = "\n".join(f"| {k} | {v} |" for k, v in sorted(report.kills.items()))
     records = ", ".join(f"{k} {v}" for k, v in sorted(report.records.items()))
+    exits = ", ".join(f"{v} ({k})" for k, v in sorted(report.exits.items())) or "0"
+    expected = ", ".join(f"{k} {v}" for k, v in sorted(report.expected.items())) or "none"
     totals = f"{report.store_orders} / {report.ifs_orders} / {report.vouchers}"
     return f"""# Reliability: the fleet under chaos
 
@@ -40,7 +45,8 @@ Written by `bench/chaos.py{' --long' if long else ''}` on {datetime.now(UTC):%Y-
 (seed {report.seed}; the CI-size run is `tests/chaos/test_chaos.py` in `make test`).
 
 The real processes — {opts.workers} `ml-connector worker` (pool of {opts.concurrency}), two
-`ml-connector beat` at once, `ml-connector web` — against Postgres, a Redis of the run's own
+`ml-connector beat` at once, `ml-connector web` — against a Postgres and a Redis of the run's
+own (both restarted mid-run: Postgres by `pg_ctl stop -m immediate`, a crash, and `-m fast`)
 and the sandbox, for {opts.chaos_s:.0f} s of faults, then until settled. See
 `tests/chaos/engine.py` for the schedule and the invariants.
 
@@ -76,7 +82,14 @@ and the sandbox, for {opts.chaos_s:.0f} s of faults, then until settled. See
 | duplicated | {len(report.duplicated)} |
 | budget overruns (60 s windows above the budget) | {report.budget_overruns} |
 | unexplained | {len(report.unexplained)} |
-| tracebacks in the worker logs | {report.tracebacks} |
+| workers that exited by themselves (restarted, as a supervisor does) | {exits} |
+| tracebacks in the fleet's logs (workers, beats, web) | {sum(report.tracebacks.values())} |
+| expected faults logged, one line each | {expected} |
+
+A worker started while Postgres is down exits 2 naming `DATABASE_URL` (start-up checks its
+services); a worker whose pool child is killed while it starts gives up ("Could not start worker
+processes", {report.gave_up_at_start} here) and exits 1. The run starts both again, as a
+supervisor that restarts on failure does; an exit 0 would count as unexplained.
 
 {chr(10).join('- ' + p for p in report.problems()) or 'Every invariant held.'}
 """
@@ -89,16 +102,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "reliability.md")
     args = parser.parse_args(argv)
 
-    from connector import migrate
     from connector.runtime import bootstrap
     from tests.chaos.engine import Chaos, ChaosOptions
+    from tests.chaos.postgres import OwnPostgres
 
-    settings = bootstrap()
-    assert settings.database_url
-    migrate.upgrade(settings.database_url)
-    opts = ChaosOptions(seed=args.seed, **(LONG if args.long else {}))  # type: ignore[arg-type]
     folder = Path(tempfile.mkdtemp(prefix="mlc-chaos-"))
-    report = Chaos(opts, folder).run()
+    postgres = OwnPostgres(folder).start()  # the run's own: the chaos restarts it
+    os.environ["DATABASE_URL"] = postgres.url  # so start-up starts no embedded one
+    if not os.environ.get("MLC_ENCRYPTION_KEYS"):  # a database of this run only: its own key
+        from connector.crypto import generate_key
+
+        os.environ["MLC_ENCRYPTION_KEYS"] = generate_key()
+    try:
+        bootstrap()
+    except BaseException:
+        postgres.stop()
+        raise
+    opts = ChaosOptions(seed=args.seed, **(LONG if args.long else {}))  # type: ignore[arg-type]
+    report = Chaos(opts, folder, postgres=postgres).run()  # stops it at the end
     text = render(report, opts, args.long)
     if args.long:
         args.out.write_text(text)

@@ -100,7 +100,11 @@ class ExpectedFaultFilter(logging.Filter):
             message = record.getMessage()
         except (TypeError, ValueError):
             message = str(record.msg)
-        record.msg = f"{message} [expected fault: {kind}: {one_line(exc)}]"
+        # Its first line: celery.beat puts the whole call stack after it ("Message Error").
+        message = (message.strip().splitlines() or [""])[0]
+        inner = getattr(exc, "exc", None)  # billiard's ExceptionWithTraceback wraps it
+        shown = inner if isinstance(inner, BaseException) else exc
+        record.msg = f"{message} [expected fault: {kind}: {one_line(shown)}]"
         record.args = None
         record.exc_info = None
         record.exc_text = None

@@ -15,6 +15,10 @@ Nothing needs restoring there: the messages are still in Redis's ``unacked`` has
 consumer's ``restore_visible`` puts them back after the visibility timeout) or, if Redis lost
 its data, Postgres is the queue of record and the sweeper hands the rows out again. So a
 restore without a connection is skipped with one log line instead of killing the worker.
+
+kombu's own code runs first: it still works on a detached channel that kept its Redis client
+(the messages are then restored at once, not after the visibility timeout). Only the
+``AttributeError`` of a detached channel is caught; any other error is kombu's to raise.
 """
 
 from __future__ import annotations
@@ -38,35 +42,44 @@ def _detached(qos: Any) -> bool:
 
 
 def _restore_unacked(self: Any, client: Any = None) -> Any:
-    if client is None and _detached(self):
-        pending = len(self._delivered)
-        self._delivered.clear()
-        if pending:
-            log.warning("broker connection gone: %d unacknowledged message(s) left to the "
-                        "broker's visibility timeout and the sweeper", pending)
-        return None
-    return _original(self, client)
+    try:
+        return _original(self, client)
+    except AttributeError:
+        if client is not None or not _detached(self):
+            raise
+    pending = len(self._delivered)
+    self._delivered.clear()
+    if pending:
+        log.warning("broker connection gone: %d unacknowledged message(s) left to the "
+                    "broker's visibility timeout and the sweeper", pending)
+    return None
 
 
 def _ack(self: Any, delivery_tag: Any) -> Any:
     # A task that finished after the connection it came on was lost: the ack cannot reach
     # Redis. The message is redelivered after the visibility timeout; every task is
     # idempotent (acks_late), so the repeat finds its work done.
-    if _detached(self):
-        self._delivered.pop(delivery_tag, None)
-        log.warning("broker connection gone: message %s not acknowledged; it comes back "
-                    "after the visibility timeout", delivery_tag)
-        return None
-    return _original_ack(self, delivery_tag)
+    try:
+        return _original_ack(self, delivery_tag)
+    except AttributeError:
+        if not _detached(self):
+            raise
+    self._delivered.pop(delivery_tag, None)
+    log.warning("broker connection gone: message %s not acknowledged; it comes back after "
+                "the visibility timeout", delivery_tag)
+    return None
 
 
 def _reject(self: Any, delivery_tag: Any, requeue: bool = False) -> Any:
-    if _detached(self):
-        self._delivered.pop(delivery_tag, None)
-        log.warning("broker connection gone: message %s not rejected; it comes back after "
-                    "the visibility timeout", delivery_tag)
-        return None
-    return _original_reject(self, delivery_tag, requeue=requeue)
+    try:
+        return _original_reject(self, delivery_tag, requeue=requeue)
+    except AttributeError:
+        if not _detached(self):
+            raise
+    self._delivered.pop(delivery_tag, None)
+    log.warning("broker connection gone: message %s not rejected; it comes back after the "
+                "visibility timeout", delivery_tag)
+    return None
 
 
 def install() -> None:

@@ -8,6 +8,8 @@ They live beside the Celery app so that the library (``connector/``) never impor
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from connector.cli.common import bootstrap, command_session, fail, tenant_sources
@@ -298,6 +300,23 @@ def _quiet_root_warning() -> None:
             "worker running as root (uid 0); prefer an unprivileged user (see deploy/Dockerfile)")
 
 
+def start_celery(app: Any, argv: list[str]) -> Any:
+    """``app.start(argv)`` that keeps the exit code: Celery's worker ends with
+    ``ctx.exit(worker.exitcode)`` (1 after an unrecoverable error), click's non-standalone
+    ``main`` returns that code, and ``app.start`` drops it — the process then exited 0 and a
+    supervisor that restarts on failure did not restart it (issue 10, seen 10)."""
+    from celery.bin.celery import celery
+    from click.exceptions import Exit
+
+    celery.params[0].default = app
+    try:
+        return celery.main(args=argv, standalone_mode=False)
+    except Exit as exc:
+        return exc.exit_code
+    finally:
+        celery.params[0].default = None
+
+
 def _exit_with(code: object) -> None:
     """Leave with Celery's exit code: ``app.start`` returns it instead of exiting, and an
     unrecoverable error must end the process non-zero so a supervisor restarts it."""
@@ -334,7 +353,7 @@ def worker(queues: str, concurrency: int | None, loglevel: str, metrics_port: in
             "-n", name]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
-    _exit_with(app.start(argv))
+    _exit_with(start_celery(app, argv))
 
 
 @click.command()
@@ -346,7 +365,8 @@ def beat(loglevel: str) -> None:
 
     schedule = get_settings().data_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    _exit_with(app.start(["beat", "--loglevel", loglevel, "--schedule", str(schedule)]))
+    _exit_with(start_celery(app, ["beat", "--loglevel", loglevel, "--schedule",
+                                  str(schedule)]))
 
 
 @click.command()

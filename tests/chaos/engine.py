@@ -1,14 +1,15 @@
 """The chaos run: the real fleet under faults, then an invariant checker (issue 10).
 
 One seeded, reproducible run: the sandbox (IFS, WooCommerce, BigCommerce simulators) in this
-process, a Redis of the run's own (broker, results, budgets: it is restarted mid-run), the
-session's Postgres, and the real processes through the CLI — several ``ml-connector worker``,
-two ``ml-connector beat`` at once, ``ml-connector web``. While the stores' orders sync, a seeded
-schedule SIGKILLs whole workers and single pool children (mid-IFS-call: IFS answers slowly),
-restarts Redis, and IFS answers with 503s, 429s, latency and ETag churn (another IFS user
-editing the record between read and write), and a proxy in front of IFS drops the connection
-after some writes were done (drop-after-write). Then the faults stop, the fleet settles, and the
-checker asserts what must hold after any such run:
+process, a Redis and a Postgres of the run's own (broker, results, budgets; the state — both
+are restarted mid-run, so they are never the shared servers), and the real processes through
+the CLI — several ``ml-connector worker``, two ``ml-connector beat`` at once, ``ml-connector
+web``. While the stores' orders sync, a seeded schedule SIGKILLs whole workers and single pool
+children (mid-IFS-call: IFS answers slowly), restarts Redis, restarts Postgres (``pg_ctl stop
+-m immediate`` — a crash — or ``-m fast``), and IFS answers with 503s, 429s, latency and ETag
+churn (another IFS user editing the record between read and write), and a proxy in front of IFS
+drops the connection after some writes were done (drop-after-write). Then the faults stop, the
+fleet settles, and the checker asserts what must hold after any such run:
 
 * exactly one IFS order per store order and one GL voucher per store event;
 * amounts equal (the reconciliation: no unexplained difference);
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import time
 from collections import Counter
@@ -33,6 +35,7 @@ from typing import Any
 import requests
 from sqlalchemy import delete, func, select, update
 
+from tests.chaos.postgres import OwnPostgres
 from tests.chaos.proxy import DropAfterWriteProxy
 from tests.integration.fleet import OwnRedis, Process, free_port, ping
 
@@ -54,6 +57,7 @@ class ChaosOptions:
     settle_timeout_s: float = 240.0
     kill_every_s: tuple[float, float] = (8.0, 15.0)
     redis_restarts: int = 1
+    postgres_restarts: int = 1
     drop_after_write: float = 0.05
 
 
@@ -73,7 +77,10 @@ class ChaosReport:
     budget_per_min: int = 0
     seconds: float = 0.0
     settled: bool = False
-    tracebacks: int = 0
+    tracebacks: dict[str, int] = field(default_factory=dict)  # per fleet log
+    exits: Counter[str] = field(default_factory=Counter)  # workers that exited by themselves
+    expected: Counter[str] = field(default_factory=Counter)  # expected-fault lines, by kind
+    gave_up_at_start: int = 0  # workers whose pool child was killed while they started
 
     @property
     def budget_overruns(self) -> int:
@@ -86,6 +93,8 @@ class ChaosReport:
         out += [f"lost: {x}" for x in self.lost]
         out += [f"duplicated: {x}" for x in self.duplicated]
         out += [f"unexplained: {x}" for x in self.unexplained]
+        out += [f"{log}: {n} traceback(s) (an expected fault is one line)"
+                for log, n in sorted(self.tracebacks.items()) if n]
         if self.budget_overruns:
             out.append(f"busiest 60 s window {self.busiest_minute} > budget "
                        f"{self.budget_per_min}")
@@ -103,9 +112,11 @@ def busiest_minute(stamps: list[float]) -> int:
 
 
 class Chaos:
-    """One run. ``folder`` holds the processes' logs and the run's Redis."""
+    """One run. ``folder`` holds the processes' logs, the run's Redis and, at the end, its
+    Postgres log."""
 
-    def __init__(self, opts: ChaosOptions, folder: Path, say: Any = print) -> None:
+    def __init__(self, opts: ChaosOptions, folder: Path, say: Any = print,
+                 postgres: OwnPostgres | None = None) -> None:
         self.opts = opts
         self.folder = folder
         self.say = say
@@ -115,16 +126,19 @@ class Chaos:
         self.beats: list[Process] = []
         self.web: Process | None = None
         self.redis: OwnRedis | None = None
+        self.postgres = postgres  # started here when not given; stopped at the end either way
+        self._settings: Any = None
         self.sandbox: Any = None
         self.proxy: DropAfterWriteProxy | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
     def _env(self, data_dir: str = "fleet") -> dict[str, str]:
-        assert self.redis is not None
+        assert self.redis is not None and self.postgres is not None
         path = self.folder / data_dir
         path.mkdir(exist_ok=True)
-        return {"REDIS_URL": self.redis.url, "CELERY_BROKER_URL": self.redis.url,
+        return {"DATABASE_URL": self.postgres.url,
+                "REDIS_URL": self.redis.url, "CELERY_BROKER_URL": self.redis.url,
                 "MLC_DATA_DIR": str(path), "MLC_DISPATCH_INTERVAL_S": "2",
                 "MLC_SWEEP_AFTER_S": "20", "MLC_RETRY_BACKOFF_MAX_S": "10",
                 "MLC_FETCH_LEASE_S": "15", "MLC_LOAD_INFLIGHT_PER_TENANT": "10"}
@@ -215,6 +229,22 @@ class Chaos:
         self.report.kills["worker SIGKILL"] += 1
         self.workers[i] = self._worker(i).start()
 
+    def _supervise(self) -> None:
+        """What a supervisor does: a worker that exited by itself is started again. Exit 0
+        would not be restarted by one that restarts on failure (seen 10): a problem. (A
+        worker started while Postgres is down exits 2, naming DATABASE_URL.)"""
+        for i, worker in enumerate(self.workers):
+            code = worker.proc.poll() if worker.proc is not None else None
+            if code is None:
+                continue
+            worker.stop()
+            self.report.exits[f"exit {code}"] += 1
+            if code == 0:
+                self.report.unexplained.append(f"worker{i} exited with 0: a supervisor "
+                                               "that restarts on failure would not restart it")
+            self.say(f"chaos: worker{i} exited with {code}; started again")
+            self.workers[i] = self._worker(i).start()
+
     def _mutate_orders(self) -> None:
         """New versions while the fleet is down in parts: updates must not duplicate."""
         orders = self.sandbox.woo.orders()
@@ -229,8 +259,9 @@ class Chaos:
         from connector.pipeline.dispatch import request_now
 
         started = time.time()
-        self.redis = OwnRedis(self.folder).start()
         try:
+            self.redis = OwnRedis(self.folder).start()
+            self._own_database()
             tenant_id, sources = self._setup()
             self.tenant_id = tenant_id
             mark = len(self.sandbox.ifs.state.requests)
@@ -240,17 +271,15 @@ class Chaos:
             self._ifs_faults(True)
             with session_scope() as s:
                 request_now(s, sources)
-            restarts = sorted(self.rng.uniform(0.3, 0.7) * self.opts.chaos_s
-                              for _ in range(self.opts.redis_restarts))
+            restarts = self._restart_schedule()
             t0 = time.time()
             next_kill = t0 + self.rng.uniform(*self.opts.kill_every_s)
             mutated = False
             while time.time() - t0 < self.opts.chaos_s:
                 now = time.time()
-                if restarts and now - t0 >= restarts[0]:
-                    restarts.pop(0)
-                    self.redis.restart(down_s=self.rng.uniform(0.5, 2.0))
-                    self.report.kills["redis restart"] += 1
+                if restarts and now - t0 >= restarts[0][0]:
+                    self._restart(restarts.pop(0)[1])
+                self._supervise()
                 if now >= next_kill:
                     self._kill_something()
                     next_kill = now + self.rng.uniform(*self.opts.kill_every_s)
@@ -272,6 +301,45 @@ class Chaos:
         self.report.seconds = time.time() - started
         return self.report
 
+    def _own_database(self) -> None:
+        """The run's Postgres, migrated; this process's settings point at it for the run."""
+        from connector import migrate
+        from connector.config import get_settings, set_settings
+        from connector.db import reset_engine
+
+        if self.postgres is None:
+            self.postgres = OwnPostgres(self.folder).start()
+        migrate.upgrade(self.postgres.url)
+        self._settings = get_settings()
+        set_settings(self._settings.with_services(self.postgres.url,
+                                                  self._settings.redis_url or ""))
+        reset_engine()
+
+    def _restart_schedule(self) -> list[tuple[float, str]]:
+        """When Redis and Postgres go down: seeded, spread over the chaos phase, never two at
+        once (each restart waits for its server to be up again)."""
+        at = [(self.rng.uniform(0.3, 0.7) * self.opts.chaos_s, "redis")
+              for _ in range(self.opts.redis_restarts)]
+        at += [(self.rng.uniform(0.2, 0.8) * self.opts.chaos_s, "postgres")
+               for _ in range(self.opts.postgres_restarts)]
+        return sorted(at)
+
+    def _restart(self, server: str) -> None:
+        assert self.redis is not None and self.postgres is not None
+        if server == "redis":
+            self.redis.restart(down_s=self.rng.uniform(0.5, 2.0))
+            self.report.kills["redis restart"] += 1
+            return
+        # A crash (no checkpoint, crash recovery) or a fast shutdown (connections told so).
+        mode = ("immediate", "fast")[len(self.postgres.restarts) % 2]
+        down_s = self.rng.uniform(1.0, 3.0)
+        self.say(f"chaos: postgres restart ({mode}, down {down_s:.1f} s)")
+        self.postgres.restart(mode, down_s=down_s)
+        self.report.kills[f"postgres restart ({mode})"] += 1
+        from connector.db import reset_engine
+
+        reset_engine()  # this process's pooled connections died with the server
+
     def _settle(self, tenant_id: int, sources: list[int]) -> bool:
         from connector.operations.progress import tenant_progress
 
@@ -279,6 +347,7 @@ class Chaos:
         deadline = since + self.opts.settle_timeout_s
         calm = 0
         while time.time() < deadline:
+            self._supervise()
             if tenant_progress(tenant_id, since=since - 1, source_ids=sources).settled:
                 calm += 1
                 if calm >= 3:  # settled three polls in a row: nothing in flight
@@ -331,12 +400,24 @@ class Chaos:
             self.report.lost += [f"{src.source} {m}" for m in src.missing]
             self.report.unexplained += [f"{src.source} amount {m}" for m in src.mismatched]
             self.report.duplicated += [f"{src.source} extra {x}" for x in src.extra]
-        for path in self.folder.glob("worker*.log"):
+        for path in sorted(self.folder.glob("*.log")):
+            if not path.name.startswith(("worker", "beat", "web")):
+                continue  # the servers' own logs
             text = path.read_text(errors="replace")
-            self.report.tracebacks += text.count("Traceback")
-            crashes = text.count("Unrecoverable error")
+            # A traceback, or a call stack put in a message (celery.beat's "Message Error").
+            self.report.tracebacks[path.name] = (text.count("Traceback (most recent call last)")
+                                                 + text.count("['  File \""))
+            self.report.expected.update(re.findall(r"\[expected fault: (\w+)", text))
+            # A pool child killed while its worker starts makes Celery give up ("Could not
+            # start worker processes"): the worker exits 1 and is started again (_supervise),
+            # as a supervisor does. Any other unrecoverable error (the broker crash of seen
+            # 10) is a bug.
+            crashes = [line for line in text.splitlines() if "Unrecoverable error" in line
+                       and "Could not start worker processes" not in line]
+            self.report.gave_up_at_start += text.count("Could not start worker processes')")
             if crashes:
-                self.report.unexplained.append(f"{path.name}: {crashes} unrecoverable error(s)")
+                self.report.unexplained.append(f"{path.name}: {len(crashes)} unrecoverable "
+                                               f"error(s): {crashes[0][-200:]}")
 
     def _stop(self) -> None:
         for proc in [*self.workers, *self.beats, *([self.web] if self.web else [])]:
@@ -347,3 +428,11 @@ class Chaos:
             self.sandbox.stop()
         if self.redis is not None:
             self.redis.stop()
+        if self._settings is not None:
+            from connector.config import set_settings
+            from connector.db import reset_engine
+
+            reset_engine()
+            set_settings(self._settings)
+        if self.postgres is not None:
+            self.postgres.stop()

@@ -64,3 +64,42 @@ def test_a_lost_worker_as_celery_logs_it_is_recognised() -> None:
 
     wrapped = ExceptionWithTraceback(WorkerLostError("signal 9 (SIGKILL)"), "Traceback ...")
     assert fault_kind(wrapped) == "worker_lost"
+
+
+def test_beat_losing_redis_is_one_line_without_the_stack_it_puts_in_its_message() -> None:
+    # celery.beat logs 'Message Error: %s\n%s' with traceback.format_stack() as the second
+    # argument (seen in the chaos run's beat logs at the Redis restart).
+    import traceback
+
+    import redis
+
+    try:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:1.")
+    except redis.exceptions.ConnectionError as exc:
+        import sys
+
+        record = logging.LogRecord("celery.beat", logging.ERROR, __file__, 1,
+                                   "Message Error: %s\n%s", (exc, traceback.format_stack()),
+                                   sys.exc_info())
+    assert ExpectedFaultFilter().filter(record)
+    message = record.getMessage()
+    assert record.exc_info is None and "\n" not in message, message
+    assert 'File "' not in message
+    assert message.startswith("Message Error: Error 111")
+    assert "expected fault: redis_connection" in message
+
+
+def test_a_lost_worker_line_names_the_lost_worker_not_billiards_wrapper() -> None:
+    # Seen in the chaos run: "[expected fault: worker_lost: ExceptionWithTraceback: \"\"\"]".
+    from billiard.einfo import ExceptionWithTraceback
+    from billiard.exceptions import WorkerLostError
+
+    lost = WorkerLostError("Worker exited prematurely: signal 9")
+    wrapped = ExceptionWithTraceback(lost, "Traceback (most recent call last): ...")
+    record = logging.LogRecord("celery.worker.request", logging.ERROR, __file__, 1,
+                               "Task handler raised error: %r", (lost,),
+                               (type(wrapped), wrapped, None))
+    assert ExpectedFaultFilter().filter(record)
+    message = record.getMessage()
+    assert "worker_lost: WorkerLostError: Worker exited prematurely: signal 9" in message
+    assert "ExceptionWithTraceback" not in message
