@@ -428,7 +428,7 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
 
         worker = spawn(["worker", "--concurrency", str(opts.workers)], worker_log)
         beat = spawn(["beat"], beat_log)
-        wait_for_line(worker, worker_log, r"celery@\S+ ready\.", 120, "the worker")
+        wait_for_line(worker, worker_log, r"@\S+ ready\.", 120, "the worker")
         wait_for_line(beat, beat_log, r"beat: Starting", 60, "beat")
         log_offset = worker_log.stat().st_size
         memory = MemorySampler(worker.pid)
