@@ -26,10 +26,11 @@ from connector.fleetbudget import FleetBudget, class_of_origin
 from connector.logformat import bind, correlation_id
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import intents, records
-from connector.pipeline.audit import IFS_AUTH_FAILED, WriteContext, resolve_alerts
+from connector.pipeline.audit import WriteContext
 from connector.pipeline.context import SOURCE_REVISION, TENANT_REVISION, load_context
 from connector.pipeline.executor import PlanExecutor
-from connector.pipeline.links import get_link, index_customer, save_link, snapshot
+from connector.pipeline.finish import Done, finish_done
+from connector.pipeline.links import get_link, snapshot
 from connector.pipeline.records import Parked
 from connector.pipeline.targets import ifs_actor, ifs_client
 from connector.pipeline.transform import plan_record
@@ -243,18 +244,12 @@ def _load_locked(s: Session, staged_id: int, revision: tuple[str, str]) -> LoadR
                 log.warning("could not record write outcomes of record %s", staged_id,
                             exc_info=True)
         raise
-    # The final transaction (the planning one, when the record needed no request).
+    # The final transaction (the planning one, when the record needed no request): one
+    # statement (``finish``).
     executor.planning = None
-    ctx.flush(s)
-    intents.complete(s, tenant.id, executor.outcomes)
-    save_link(s, tenant_id=tenant.id, source_id=source.id, entity=ctx.entity,
-              external_id=str(ctx.external_id), ifs_key=ifs_key, etag=etag,
-              version=version, content_hash=chash, details=details)
-    if plan.get("kind") == "customer" and plan.get("email"):
-        index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
-    records.mark_done_by_id(s, staged_id, plan=plan if planned else None)
-    # IFS took a write: an open "IFS rejects our credentials" alert is over.
-    resolve_alerts(s, tenant_id=tenant.id, source_id=None, kind=IFS_AUTH_FAILED)
+    email = str(plan["email"]) if plan.get("kind") == "customer" and plan.get("email") else None
+    finish_done(s, ctx, executor.outcomes, Done(
+        staged_id, ifs_key, etag, version, chash, details, plan if planned else None, email))
     s.commit()
     return LoadResult("done", ifs_key=ifs_key)
 
