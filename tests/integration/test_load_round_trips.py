@@ -122,3 +122,24 @@ def test_an_operator_change_reaches_the_next_record(woo_tenant: dict[str, Any]) 
     from connector.pipeline.load import load as load_record
 
     assert load_record(row).state == "missing"
+
+
+def test_the_lock_key_postgres_computes_is_the_one_python_computed(clean_db: None) -> None:
+    """Workers of the release before compute the record lock's key in Python; the load now
+    has Postgres compute it in its first statement. The two must agree (a fleet mid-upgrade
+    must still exclude itself), for any id, including non-ASCII ones."""
+    from sqlalchemy import literal, select
+
+    from connector.db import session_scope
+    from connector.models import StagedRecord
+    from connector.pipeline.load import _lock_key, lock_key_sql
+
+    cases = [(1, "order", "1001"), (42, "customer", "Zoë-ß/7"), (7, "payment", "x" * 100)]
+    with session_scope() as s:
+        for source_id, entity, external_id in cases:
+            expr = lock_key_sql()
+            sql = (select(expr).select_from(
+                select(literal(source_id).label("source_id"), literal(entity).label("entity"),
+                       literal(external_id).label("external_id"))
+                .subquery(StagedRecord.__tablename__)))
+            assert s.scalar(sql) == _lock_key(source_id, entity, external_id)
