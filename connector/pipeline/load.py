@@ -183,7 +183,10 @@ def _load_locked(s: Session, staged_id: int, revision: tuple[str, str]) -> LoadR
     if rec is None or rec.state != PENDING:
         return LoadResult(rec.state if rec is not None else "missing",
                           detail="already finished")
-    context = load_context(s, rec.tenant_id, rec.source_id, revision)
+    try:
+        context = load_context(s, rec.tenant_id, rec.source_id, revision)
+    except LookupError:  # the tenant or source was removed a moment ago
+        return LoadResult("missing")
     tenant, source = context.tenant, context.source
     planned = rec.plan is None
     if planned:
