@@ -92,6 +92,26 @@ def test_new_order_of_a_known_customer_round_trips(woo_tenant: dict[str, Any]) -
     assert counts.transactions <= MAX_TRANSACTIONS, detail
     assert len(counts.statements) <= MAX_STATEMENTS, detail
     assert len(counts.redis) <= MAX_REDIS_COMMANDS, counts.redis
+    # ... and the one final statement wrote all of it: audit row, outcome, link, done + plan.
+    from sqlalchemy import select
+
+    from connector.db import session_scope
+    from connector.models import AuditEvent, RecordLink, StagedRecord, WriteIntent
+
+    with session_scope() as s:
+        rec = s.get(StagedRecord, row)
+        assert rec is not None and rec.state == "done" and rec.plan
+        link = s.scalar(select(RecordLink).where(RecordLink.source_id == p["source"],
+                                                 RecordLink.entity == "order",
+                                                 RecordLink.external_id == str(order["id"])))
+        assert link is not None and link.etag and link.last_version == rec.version
+        audits = s.scalars(select(AuditEvent).where(
+            AuditEvent.entity == "order", AuditEvent.external_id == str(order["id"]))).all()
+        assert [(a.action, a.outcome, a.http_status, a.ifs_key) for a in audits] == [
+            ("create", "ok", 201, rec.plan["customer_po_no"])]
+        intent = s.scalar(select(WriteIntent).where(
+            WriteIntent.kind == "order", WriteIntent.natural_key == rec.plan["customer_po_no"]))
+        assert intent is not None and intent.ifs_key == link.ifs_key
 
 
 def test_an_operator_change_reaches_the_next_record(woo_tenant: dict[str, Any]) -> None:  # noqa: F811
