@@ -144,15 +144,11 @@ def mark_done(session: Session, record: StagedRecord) -> None:
     finish(session, record, DONE)
 
 
-def mark_done_by_id(session: Session, staged_id: int,
-                    plan: dict[str, Any] | None = None) -> None:
-    """:func:`mark_done` without loading the row (its payload stays in Postgres); ``plan``,
-    when given, is stored in the same statement."""
-    values: dict[str, Any] = {"state": DONE, "last_error": None, "error_kind": None,
-                              "enqueued_at": None, "failing_since": None}
-    if plan is not None:
-        values["plan"] = plan
-    session.execute(update(StagedRecord).where(StagedRecord.id == staged_id).values(**values))
+def mark_done_by_id(session: Session, staged_id: int) -> None:
+    """:func:`mark_done` without loading the row (its payload and plan stay in Postgres)."""
+    session.execute(update(StagedRecord).where(StagedRecord.id == staged_id)
+                    .values(state=DONE, last_error=None, error_kind=None, enqueued_at=None,
+                            failing_since=None))
     metrics.record_finished(DONE)
 
 
