@@ -16,11 +16,13 @@ number of times. Vouchers (BigCommerce payments, shipments, refunds) are in ``vo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connector.db import session_scope
 from connector.errors import Conflict, ConnectorError, DataError, Transient
@@ -54,14 +56,35 @@ class PlanExecutor:
     """Runs one plan against IFS. Returns (IFS key, ETag, link details)."""
 
     def __init__(self, client: IfsODataClient, ctx: WriteContext, tenant: Tenant,
-                 source: Source, load_dependency: DependencyLoader) -> None:
+                 source: Source, load_dependency: DependencyLoader,
+                 planning: Session | None = None) -> None:
         self.client = client
         self.ctx = ctx
         self.tenant = tenant
         self.source = source
         self.load_dependency = load_dependency
+        #: The load's planning transaction, still open: the reads before the first IFS
+        #: request and the write intent go in it; it is committed before anything is sent
+        #: (:meth:`end_planning`, also called by the loader's budget hook on the first request).
+        self.planning = planning
         #: creates known to have happened, for the write-intent journal: (kind, key, IFS key)
         self.outcomes: list[tuple[str, str, str]] = []
+
+    @contextmanager
+    def db(self) -> Iterator[Session]:
+        """A session for a read or write before the first IFS request: the planning
+        transaction while it is open, else a transaction of its own."""
+        if self.planning is not None:
+            yield self.planning
+            return
+        with session_scope() as s:
+            yield s
+
+    def end_planning(self) -> None:
+        """Commit the planning transaction (the write intent becomes durable); idempotent."""
+        planning, self.planning = self.planning, None
+        if planning is not None:
+            planning.commit()
 
     def execute(self, plan: dict[str, Any], link: LinkSnapshot | None,
                 content_hash: str) -> tuple[str, str | None, dict[str, Any]]:
@@ -79,7 +102,9 @@ class PlanExecutor:
     def intend(self, kind: str, natural_key: str, plan: dict[str, Any]) -> tuple[bool, str | None]:
         """Commit the intent to create (``intents.begin``) and say whether to look the record
         up first: (look up?, IFS key of a create known to have happened earlier)."""
-        prior = intents.begin(self.tenant.id, kind, natural_key, plan)
+        with self.db() as s:
+            prior = intents.begin(self.tenant.id, kind, natural_key, plan, session=s)
+        self.end_planning()  # the intent is durable before the create is sent
         return prior.seen or intents.adopts_existing(self.tenant), prior.ifs_key
 
     def completed(self, kind: str, natural_key: str, ifs_key: str) -> None:
@@ -134,7 +159,7 @@ class PlanExecutor:
         if found is None and plan.get("email"):
             # A customer keyed in IFS by hand with the same e-mail (found by enrichment) is
             # the same buyer: link to it instead of creating a duplicate.
-            with session_scope() as s:
+            with self.db() as s:
                 known = lookup_customer_by_email(s, self.tenant.id, str(plan["email"]))
             if known and known != cid:
                 matched = self.own_customer(known)
@@ -198,7 +223,7 @@ class PlanExecutor:
         cid = str(plan["customer_id"])
         email = str(plan.get("email") or "")
         if email:
-            with session_scope() as s:
+            with self.db() as s:
                 known = lookup_customer_by_email(s, self.tenant.id, email)
             if known:
                 return known  # a repeat buyer (ours or found in IFS by enrichment): no request
@@ -222,7 +247,7 @@ class PlanExecutor:
         if ref.get("inline"):
             return self.ensure_inline_customer(ref["inline"])
         entity, external_id = ref["entity"], str(ref["external_id"])
-        with session_scope() as s:
+        with self.db() as s:
             link = get_link(s, self.source.id, entity, external_id)
             if link is not None:
                 return link.ifs_key
@@ -241,6 +266,7 @@ class PlanExecutor:
             raise DataError(f"{entity} {external_id} failed ({reason}); fix and replay it, then "
                             "replay this order")
         # Load the customer first, in this task (it takes the customer's own lock).
+        self.end_planning()
         state, ifs_key = self.load_dependency(pending_id)
         if state not in ("done", "superseded") or ifs_key is None:
             with session_scope() as s:

@@ -61,9 +61,11 @@ def adopts_existing(tenant: Tenant) -> bool:
 
 
 def begin(tenant_id: int, kind: str, natural_key: str, plan: Any,
-          staged_id: int | None = None) -> Prior:
-    """Commit the intent to create ``kind`` ``natural_key`` (one round trip) and return what
-    the journal held before. Must be called, and committed, before the create is sent."""
+          staged_id: int | None = None, session: Session | None = None) -> Prior:
+    """Write the intent to create ``kind`` ``natural_key`` (one statement) and return what
+    the journal held before. It must be committed before the create is sent: in its own
+    transaction, or in ``session``, which the caller then commits (the load's planning
+    transaction)."""
     stmt = insert(WriteIntent).values(tenant_id=tenant_id, kind=kind,
                                       natural_key=natural_key[:200], plan_hash=plan_hash(plan),
                                       staged_id=staged_id)
@@ -72,8 +74,11 @@ def begin(tenant_id: int, kind: str, natural_key: str, plan: Any,
         set_={"plan_hash": stmt.excluded.plan_hash, "staged_id": stmt.excluded.staged_id,
               "attempts": WriteIntent.attempts + 1},
     ).returning(literal_column("(xmax = 0)").label("inserted"), WriteIntent.ifs_key)
-    with session_scope() as s:
-        inserted, ifs_key = s.execute(upsert).one()
+    if session is not None:
+        inserted, ifs_key = session.execute(upsert).one()
+    else:
+        with session_scope() as s:
+            inserted, ifs_key = s.execute(upsert).one()
     if inserted:
         return Prior(seen=False)
     return Prior(seen=True, ifs_key=ifs_key)

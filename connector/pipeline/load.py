@@ -11,20 +11,26 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, case, func, literal_column, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connector import metrics
-from connector.db import get_engine, session_scope
+from connector.db import get_engine
 from connector.errors import Conflict
 from connector.fleetbudget import FleetBudget, class_of_origin
 from connector.logformat import bind, correlation_id
 from connector.models import PARKED, PENDING, Source, StagedRecord, Tenant
 from connector.pipeline import intents, records
-from connector.pipeline.audit import IFS_AUTH_FAILED, WriteContext, resolve_alerts
+from connector.pipeline.audit import WriteContext
+from connector.pipeline.context import SOURCE_REVISION, TENANT_REVISION, load_context
 from connector.pipeline.executor import PlanExecutor
-from connector.pipeline.links import get_link, index_customer, save_link, snapshot
+from connector.pipeline.finish import Done, finish_done
+from connector.pipeline.links import get_link, snapshot
 from connector.pipeline.records import Parked
 from connector.pipeline.targets import ifs_actor, ifs_client
 from connector.pipeline.transform import plan_record
@@ -46,12 +52,15 @@ def _lock_key(source_id: int, entity: str, external_id: str) -> int:
 
 class ReserveOnFirstRequest(PrepaidBudget):
     """A load's budget: nothing is taken until the first request, which reserves the plan's
-    expected cost at once (as :meth:`PrepaidBudget.reserve`)."""
+    expected cost at once (as :meth:`PrepaidBudget.reserve`). ``before_first`` runs before
+    that first request (the load commits its planning transaction there)."""
 
-    def __init__(self, budget: Budget, cost: int) -> None:
+    def __init__(self, budget: Budget, cost: int,
+                 before_first: Callable[[], None] | None = None) -> None:
         super().__init__(budget, 0)
         self.cost = cost
         self.reserved = False
+        self.before_first = before_first
 
     def acquire_or_raise(self, n: int = 1) -> None:
         if not self.reserved:
@@ -59,7 +68,28 @@ class ReserveOnFirstRequest(PrepaidBudget):
             self.budget.acquire_or_raise(first)
             self.prepaid = first
             self.reserved = True
+            if self.before_first is not None:
+                self.before_first()
         super().acquire_or_raise(n)
+
+
+class BeforeFirstRequest:
+    """A budget wrapper that only runs ``before_first`` before the first request (a client
+    without a fleet budget)."""
+
+    def __init__(self, budget: Budget | None, before_first: Callable[[], None]) -> None:
+        self.budget = budget
+        self.before_first: Callable[[], None] | None = before_first
+        self.key = budget.key if budget is not None else "none"
+        self.rate_per_min = budget.rate_per_min if budget is not None else 0
+        self.burst = budget.burst if budget is not None else 1
+
+    def acquire_or_raise(self, n: int = 1) -> None:
+        if self.budget is not None:
+            self.budget.acquire_or_raise(n)
+        hook, self.before_first = self.before_first, None
+        if hook is not None:
+            hook()
 
 
 @dataclass(frozen=True)
@@ -70,107 +100,160 @@ class LoadResult:
     tenant_id: int | None = None
 
 
+def lock_key_sql() -> Any:
+    """:func:`_lock_key` computed by Postgres from the row (the first 8 bytes of the SHA-256,
+    big-endian, signed), so the record's key and its lock come in one statement."""
+    return literal_column(
+        "('x' || left(encode(sha256(convert_to('mlc:' || staged_records.source_id || ':' || "
+        "staged_records.entity || ':' || staged_records.external_id, 'UTF8')), 'hex'), 16))"
+        "::bit(64)::bigint")
+
+
 def load(staged_id: int) -> LoadResult:
     """Load one staged record into IFS (idempotent; safe to call again after any failure).
 
-    The record's key is read and its lock taken on one connection, in one transaction, without
-    loading the payload: a session-level advisory lock on the store record, held across the
-    IFS calls (a dead worker's connection closes and the lock goes with it)."""
+    One connection for the whole load. Its first statement reads the record's state and the
+    row versions of its tenant and source and takes the record's lock (a session-level
+    advisory lock on the store record, held across the IFS calls; a dead worker's connection
+    closes and the lock goes with it). Then, in the same *planning* transaction: the record,
+    its plan, the version checks and the write intent, committed before the first IFS request;
+    after the IFS write, one final transaction (audit rows, outcome, link, state). The lock is
+    released after that commit, in autocommit (one round trip)."""
     with get_engine().connect() as conn:
-        row = conn.execute(select(
-            StagedRecord.state, StagedRecord.tenant_id, StagedRecord.source_id,
-            StagedRecord.entity, StagedRecord.external_id).where(
-            StagedRecord.id == staged_id)).first()
-        if row is None:
-            conn.rollback()
-            return LoadResult("missing")
-        if row.state != PENDING:
-            conn.rollback()
-            return LoadResult(row.state, detail="already finished", tenant_id=row.tenant_id)
-        bind(tenant=row.tenant_id, source=row.source_id, record=staged_id,
-             correlation_id=correlation_id(row.source_id, row.entity, row.external_id))
-        key = _lock_key(row.source_id, row.entity, row.external_id)
-        got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
-        conn.commit()
-        if not got:
-            raise Busy(f"{row.entity} {row.external_id} is being loaded by another worker",
-                       retry_after=1.0)
-        started = time.monotonic()
+        s = Session(bind=conn, expire_on_commit=False)
         try:
-            result = _load_locked(staged_id)
+            row = s.execute(
+                select(StagedRecord.state, StagedRecord.tenant_id, StagedRecord.source_id,
+                       StagedRecord.entity, StagedRecord.external_id,
+                       TENANT_REVISION.label("tenant_rev"), SOURCE_REVISION.label("source_rev"),
+                       lock_key_sql().label("lock_key"),
+                       case((StagedRecord.state == PENDING,
+                             func.pg_try_advisory_lock(lock_key_sql())),
+                            else_=None).label("locked"))
+                .join(Tenant, Tenant.id == StagedRecord.tenant_id)
+                .join(Source, Source.id == StagedRecord.source_id)
+                .where(StagedRecord.id == staged_id)).first()
+            if row is None:
+                s.rollback()
+                return LoadResult("missing")
+            if row.state != PENDING:
+                s.rollback()
+                return LoadResult(row.state, detail="already finished", tenant_id=row.tenant_id)
+            bind(tenant=row.tenant_id, source=row.source_id, record=staged_id,
+                 correlation_id=correlation_id(row.source_id, row.entity, row.external_id))
+            if not row.locked:
+                s.rollback()
+                raise Busy(f"{row.entity} {row.external_id} is being loaded by another worker",
+                           retry_after=1.0)
+            started = time.monotonic()
+            try:
+                result = _load_locked(s, staged_id, (row.tenant_rev, row.source_rev))
+            except BaseException:
+                s.rollback()
+                _unlock(conn, int(row.lock_key), failing=True)
+                raise
+            s.rollback()  # every path above committed what it wrote; this ends a read
+            _unlock(conn, int(row.lock_key))
         finally:
-            conn.execute(select(func.pg_advisory_unlock(key)))
-            conn.commit()
+            s.close()
     metrics.load_finished(result.state, time.monotonic() - started)
     log.info("load of record %s: %s%s", staged_id, result.state,
              f" ({result.ifs_key})" if result.ifs_key else "")
     return replace(result, tenant_id=row.tenant_id)
 
 
-def _load_locked(staged_id: int) -> LoadResult:
-    with session_scope() as s:
-        rec = s.get(StagedRecord, staged_id)
-        assert rec is not None
-        if rec.state != PENDING:
-            return LoadResult(rec.state, detail="already finished")
-        if rec.plan is None and not plan_record(s, rec):
+def _unlock(conn: Connection, key: int, *, failing: bool = False) -> None:
+    """Release the record's lock after the load's last commit: one statement in autocommit
+    (no BEGIN/COMMIT round trips). When that fails while the load is failing anyway, the
+    connection is dropped instead (its lock goes with it) and the load's own error stands."""
+    try:
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        auto.execute(select(func.pg_advisory_unlock(key)))
+        auto.rollback()  # ends SQLAlchemy's bookkeeping; nothing is sent in autocommit
+    except Exception:
+        if not failing:
+            raise
+        log.warning("could not release the load lock; dropping the connection", exc_info=True)
+        conn.invalidate()
+
+
+def _load_locked(s: Session, staged_id: int, revision: tuple[str, str]) -> LoadResult:
+    """The load, with the record's lock held; ``s`` has the planning transaction open."""
+    rec = s.get(StagedRecord, staged_id)  # read after the lock: what its last holder committed
+    if rec is None or rec.state != PENDING:
+        return LoadResult(rec.state if rec is not None else "missing",
+                          detail="already finished")
+    try:
+        context = load_context(s, rec.tenant_id, rec.source_id, revision)
+    except LookupError:  # the tenant or source was removed a moment ago
+        return LoadResult("missing")
+    tenant, source = context.tenant, context.source
+    planned = rec.plan is None
+    if planned:
+        if not plan_record(s, rec, tenant, source):
+            s.commit()
             return LoadResult(rec.state, detail=rec.last_error or "")
-        link = get_link(s, rec.source_id, rec.entity, rec.external_id)
-        if link is not None and link.last_version is not None and not records.is_newer_than(
-                s, rec, link.last_version):
-            records.mark_superseded(
-                s, rec, f"version {rec.version} is not newer than the applied {link.last_version}")
-            return LoadResult(rec.state)
-        if records.newer_version_exists(s, rec):
-            records.mark_superseded(s, rec, "a newer version of this record is staged")
-            return LoadResult(rec.state)
-        tenant = s.get(Tenant, rec.tenant_id)
-        source = s.get(Source, rec.source_id)
-        assert tenant is not None and source is not None
-        plan = dict(rec.plan or {})
-        link_snapshot = snapshot(link)
-        ctx = WriteContext(tenant.id, source.id, rec.entity, rec.external_id,
-                           ifs_actor(tenant, source))
-        version, chash = rec.version, rec.content_hash
-        budget_class = class_of_origin(rec.origin)
-    client = ifs_client(tenant, budget_class)
+        # The plan is stored with the record's final state (one UPDATE, not two); a load that
+        # stops before plans the record again.
+        set_committed_value(rec, "plan", rec.plan)
+    link = get_link(s, rec.source_id, rec.entity, rec.external_id)
+    if link is not None and link.last_version is not None and not records.is_newer_than(
+            s, rec, link.last_version):
+        records.mark_superseded(
+            s, rec, f"version {rec.version} is not newer than the applied {link.last_version}")
+        s.commit()
+        return LoadResult(rec.state)
+    if records.newer_version_exists(s, rec):
+        records.mark_superseded(s, rec, "a newer version of this record is staged")
+        s.commit()
+        return LoadResult(rec.state)
+    plan = dict(rec.plan or {})
+    link_snapshot = snapshot(link)
+    ctx = WriteContext(tenant.id, source.id, rec.entity, rec.external_id,
+                       ifs_actor(tenant, source), defer_ok=True)
+    version, chash = rec.version, rec.content_hash
+    client = ifs_client(tenant, class_of_origin(rec.origin))
+    executor = PlanExecutor(client, ctx, tenant, source, _load_dependency, planning=s)
     if isinstance(client.budget, FleetBudget):
         # Reserve the plan's usual cost at its first request (raises RateLimited to defer), so
         # a load that needs no request (a record seen again unchanged) takes no token. A plan
         # that knows it needs more (an inline buyer, a voucher with a label) says so, so that
         # it never starts without the tokens to finish.
         cost = int(plan.get("ifs_requests") or PLAN_COST)
-        client.budget = ReserveOnFirstRequest(client.budget, cost)
-    executor = PlanExecutor(client, ctx, tenant, source, _load_dependency)
+        client.budget = ReserveOnFirstRequest(client.budget, cost, executor.end_planning)
+    else:
+        client.budget = BeforeFirstRequest(client.budget, executor.end_planning)
     try:
         ifs_key, etag, details = executor.execute(plan, link_snapshot, chash)
     except Parked as exc:
-        with session_scope() as s:
-            rec = s.get(StagedRecord, staged_id)
-            assert rec is not None
-            intents.complete(s, tenant.id, executor.outcomes)
-            records.mark_parked(s, rec, str(exc))
+        # The same transaction when no request was made; a new one otherwise.
+        intents.complete(s, tenant.id, executor.outcomes)
+        ctx.flush(s)
+        records.mark_parked(s, rec, str(exc))
+        s.commit()
         return LoadResult(PARKED, detail=str(exc))
     except BaseException:
-        # What was created before the failure stays known, so the retry needs no lookup for it.
-        if executor.outcomes:
+        # The planning transaction (if still open) goes; what was created before the failure
+        # stays known (so the retry needs no lookup for it), with its audit rows.
+        s.rollback()
+        executor.planning = None
+        if executor.outcomes or ctx.pending:
             try:
-                with session_scope() as s:
-                    intents.complete(s, tenant.id, executor.outcomes)
+                intents.complete(s, tenant.id, executor.outcomes)
+                ctx.flush(s)
+                s.commit()
             except Exception:
+                s.rollback()
                 log.warning("could not record write outcomes of record %s", staged_id,
                             exc_info=True)
         raise
-    with session_scope() as s:
-        intents.complete(s, tenant.id, executor.outcomes)
-        save_link(s, tenant_id=tenant.id, source_id=source.id, entity=ctx.entity,
-                  external_id=str(ctx.external_id), ifs_key=ifs_key, etag=etag,
-                  version=version, content_hash=chash, details=details)
-        if plan.get("kind") == "customer" and plan.get("email"):
-            index_customer(s, tenant.id, str(plan["email"]), ifs_key, origin="connector")
-        records.mark_done_by_id(s, staged_id)
-        # IFS took a write: an open "IFS rejects our credentials" alert is over.
-        resolve_alerts(s, tenant_id=tenant.id, source_id=None, kind=IFS_AUTH_FAILED)
+    # The final transaction (the planning one, when the record needed no request): one
+    # statement (``finish``).
+    executor.planning = None
+    email = str(plan["email"]) if plan.get("kind") == "customer" and plan.get("email") else None
+    finish_done(s, ctx, executor.outcomes, Done(
+        staged_id, ifs_key, etag, version, chash, details, plan if planned else None, email))
+    s.commit()
     return LoadResult("done", ifs_key=ifs_key)
 
 

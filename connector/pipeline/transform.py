@@ -34,9 +34,11 @@ def bind_record(rec: StagedRecord) -> None:
          correlation_id=correlation_id(rec.source_id, rec.entity, rec.external_id))
 
 
-def plan_record(s: Session, rec: StagedRecord) -> bool:
-    source = s.get(Source, rec.source_id)
-    tenant = s.get(Tenant, rec.tenant_id)
+def plan_record(s: Session, rec: StagedRecord, tenant: Tenant | None = None,
+                source: Source | None = None) -> bool:
+    """Plan ``rec`` in ``s``; the load passes its (cached) tenant and source."""
+    source = source or s.get(Source, rec.source_id)
+    tenant = tenant or s.get(Tenant, rec.tenant_id)
     assert source is not None and tenant is not None
     fn = get_store(source.system).planners.get(rec.entity)
     if fn is None:
