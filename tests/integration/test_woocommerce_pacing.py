@@ -24,6 +24,10 @@ API = "/wp-json/"
 #: A request is counted by the shop a little after the fleet budget granted it (network, the
 #: server's own work); the budget is strict on Redis time, the shop counts arrivals.
 SKEW_S = 2.0
+#: Requests other workers had already been granted when one of them got the 429 are still in
+#: flight, and on a busy machine arrive seconds after the refusal: not a breach of the hold. A
+#: fleet that ignores the hold polls every second through the whole Retry-After.
+IN_FLIGHT_S = 5.0
 
 
 def _busiest(stamps: list[float], width: float) -> int:
@@ -131,7 +135,7 @@ def test_a_hosts_retry_after_holds_the_whole_fleet(
     held = 0
     for refusal in refusals():
         wait = float(refusal["retry_after"])
-        start, end = refusal["at"] + SKEW_S / 2, refusal["at"] + wait - SKEW_S / 2
+        start, end = refusal["at"] + IN_FLIGHT_S, refusal["at"] + wait - SKEW_S / 2
         if end <= start:
             continue
         held += 1
