@@ -25,7 +25,11 @@ from tasks.broker import install as install_broker_fixes
 
 install_broker_fixes()
 
-QUEUES = ("fetch", "transform", "load", "maintenance")
+#: ``transform_first`` is the transform queue's fast lane: the records of a tenant that had
+#: nothing in flight (``tasks.sync.pump``). Workers take their queues in turn, so a quiet
+#: tenant's new orders do not wait behind a busy tenant's whole window (issue 14, fairness).
+QUEUES = ("fetch", "transform_first", "transform", "load", "maintenance")
+FIRST_LANE = "transform_first"
 
 TASK_ROUTES = {
     "sync.dispatch": {"queue": "maintenance"},

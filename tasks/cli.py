@@ -327,7 +327,8 @@ def _exit_with(code: object) -> None:
 
 
 @click.command()
-@click.option("--queues", default="fetch,transform,load,maintenance", show_default=True)
+@click.option("--queues", default="fetch,transform_first,transform,load,maintenance",
+              show_default=True)
 @click.option("--concurrency", type=int, default=None, help="Pool size (default: CPU count).")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.option("--metrics-port", type=click.IntRange(1, 65535), envvar="MLC_METRICS_PORT",

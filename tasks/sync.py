@@ -29,7 +29,7 @@ from connector.pipeline.dispatch import claim_due
 from connector.pipeline.fetch import hold_for_retry, run_fetch
 from connector.pipeline.fetch import release as release_fetch
 from connector.pipeline.load import load as load_record
-from tasks.app import app
+from tasks.app import FIRST_LANE, app
 from tasks.base import ConnectorTask, decide_retry
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,21 @@ def pump(tenant_id: int | None = None) -> int:
     """Hand pending rows to the transform queue within each tenant's in-flight budget."""
     settings = get_settings()
     with session_scope() as s:
-        ids = records.claim_pending(s, inflight_per_tenant=settings.load_inflight_per_tenant,
-                                    stale_after_s=settings.sweep_after_s, tenant_id=tenant_id)
-    for staged_id in ids:  # after the commit (habit 8)
-        transform.delay(staged_id)
-    return len(ids)
+        claims = records.claim_by_tenant(
+            s, inflight_per_tenant=settings.load_inflight_per_tenant,
+            stale_after_s=settings.sweep_after_s, tenant_id=tenant_id)
+    sent = 0
+    for claim in claims:  # after the commit (habit 8)
+        # A tenant with nothing in flight takes the fast lane; a busy tenant's refills queue
+        # behind it (workers take the lanes in turn).
+        queue = FIRST_LANE if claim.first else None
+        for staged_id in claim.ids:
+            if queue is None:
+                transform.delay(staged_id)
+            else:
+                transform.apply_async((staged_id,), queue=queue)
+        sent += len(claim.ids)
+    return sent
 
 
 @app.task(bind=True, base=ConnectorTask, name="sync.dispatch")

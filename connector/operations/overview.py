@@ -108,7 +108,7 @@ def _expected_faults() -> list[str]:
 
 
 #: Celery queues (tasks/app.py); with the Redis broker each is a Redis list of that name.
-QUEUES = ("fetch", "transform", "load", "maintenance")
+QUEUES = ("fetch", "transform_first", "transform", "load", "maintenance")
 
 
 def _fleet_gauges() -> list[str]:

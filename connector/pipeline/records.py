@@ -221,7 +221,8 @@ def claim_statement(tenant_id: int, *, room: int, cap: int, stale: datetime,
     It reads O(batch) rows, not the backlog: the pick walks ``ix_staged_records_claim`` (the
     tenant's pending rows in exactly this order) and the in-flight count
     ``ix_staged_records_inflight``. ``SKIP LOCKED`` lets two pumps run at once without handing
-    out the same row twice."""
+    out the same row twice. Each returned row also carries the tenant's in-flight count before
+    the claim (the statement's snapshot): 0 means the tenant had nothing in flight."""
     in_flight = (select(func.count()).select_from(StagedRecord)
                  .where(StagedRecord.tenant_id == tenant_id, StagedRecord.state == PENDING,
                         StagedRecord.enqueued_at.is_not(None), StagedRecord.enqueued_at >= stale)
@@ -238,7 +239,7 @@ def claim_statement(tenant_id: int, *, room: int, cap: int, stale: datetime,
             .add_cte(picked)
             .where(text("staged_records.id = ANY(ARRAY(SELECT picked.id FROM picked))"))
             .values(enqueued_at=now, attempts=StagedRecord.attempts + 1)
-            .returning(StagedRecord.id, StagedRecord.entity))
+            .returning(StagedRecord.id, StagedRecord.entity, in_flight.label("in_flight")))
 
 
 def is_newer_than(session: Session, record: StagedRecord, applied_version: str) -> bool:
@@ -260,12 +261,34 @@ def is_newer_than(session: Session, record: StagedRecord, applied_version: str) 
 PUMP_LOCK = 0x6D6C63  # "mlc"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One tenant's share of a pump: the rows handed out (customers first), and whether the
+    tenant had less than half its window in flight before (``first``: its records take the
+    transform queue's fast lane, so a quiet tenant's new orders do not wait behind a busy
+    tenant's window; a busy tenant's refills, claimed as its window drains by a quarter, do
+    not qualify)."""
+
+    tenant_id: int
+    ids: list[int]
+    first: bool
+
+
 def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: int,
                   tenant_id: int | None = None, limit: int = 1000) -> list[int]:
     """Pick pending rows to hand to the transform queue, respecting each tenant's in-flight
     budget, and mark them enqueued (one statement per tenant with ready rows). Rows in flight
     for longer than ``stale_after_s`` are considered lost and handed out again. Commit before
     enqueueing the returned ids."""
+    return [i for claim in claim_by_tenant(
+        session, inflight_per_tenant=inflight_per_tenant, stale_after_s=stale_after_s,
+        tenant_id=tenant_id, limit=limit) for i in claim.ids]
+
+
+def claim_by_tenant(session: Session, *, inflight_per_tenant: int, stale_after_s: int,
+                    tenant_id: int | None = None, limit: int = 1000) -> list[Claim]:
+    """:func:`claim_pending`, per tenant, with whether the tenant was quiet (less than half its
+    window in flight before the claim)."""
     now = datetime.now(UTC)
     stale = now - timedelta(seconds=stale_after_s)
     if tenant_id is not None:
@@ -275,9 +298,10 @@ def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: 
                                               _ready(stale))
         tenants = list(session.scalars(select(Tenant.id).where(ready.exists())
                                        .order_by(Tenant.id)))
-    claimed: list[int] = []
+    claims: list[Claim] = []
+    total = 0
     for tid in tenants:
-        cap = limit - len(claimed)
+        cap = limit - total
         if cap <= 0:
             break
         # One pump at a time per tenant (until this transaction commits): the in-flight count
@@ -287,8 +311,13 @@ def claim_pending(session: Session, *, inflight_per_tenant: int, stale_after_s: 
             continue  # another pump is filling this tenant's room right now
         stmt = claim_statement(tid, room=inflight_per_tenant, cap=cap, stale=stale, now=now)
         rows = session.execute(stmt).tuples().all()
-        claimed.extend(i for _, i in sorted((entity != "customer", i) for i, entity in rows))
-    return claimed
+        if not rows:
+            continue
+        ids = [i for _, i in sorted((entity != "customer", i) for i, entity, _ in rows)]
+        before = max(int(n or 0) for _, _, n in rows)
+        claims.append(Claim(tid, ids, first=before < max(1, inflight_per_tenant // 2)))
+        total += len(ids)
+    return claims
 
 
 def touch(staged_id: int, seconds: float) -> None:

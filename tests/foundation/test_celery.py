@@ -21,7 +21,8 @@ def test_no_loss_settings() -> None:
     assert conf.task_soft_time_limit < conf.task_time_limit < visibility
     assert settings.retry_backoff_max_s < visibility
     assert conf.worker_send_task_events and conf.task_send_sent_event  # Flower sees everything
-    assert {q.name for q in conf.task_queues} == {"fetch", "transform", "load", "maintenance"}
+    assert {q.name for q in conf.task_queues} == {
+        "fetch", "transform_first", "transform", "load", "maintenance"}
 
 
 def test_explicit_task_names_and_routes() -> None:

@@ -65,7 +65,8 @@ class Worker:
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tasks.app", "worker",
-             "-Q", "fetch,transform,load,maintenance", "--concurrency", str(self.concurrency),
+             "-Q", "fetch,transform_first,transform,load,maintenance",
+             "--concurrency", str(self.concurrency),
              "--loglevel", "INFO", "-E", "--without-gossip", "--without-mingle",
              "--without-heartbeat", "-n", f"{self.name}@%h"],
             cwd=ROOT, env=dict(os.environ), stdout=self.log, stderr=subprocess.STDOUT,

@@ -121,3 +121,32 @@ def test_claim_plan_reads_the_batch_not_the_backlog(clean_db: None, in_flight: i
     tenants = _explain(select(Tenant.id).where(ready.exists()).order_by(Tenant.id))
     assert not any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "staged_records"
                    for n in tenants), [(n["Node Type"], n.get("Index Name")) for n in tenants]
+
+
+def test_a_quiet_tenant_is_claimed_for_the_fast_lane_a_busy_tenants_refill_is_not(
+        clean_db: None) -> None:
+    """``first`` sends a claim to the transform queue's fast lane (tasks.sync.pump): a tenant
+    with less than half its window in flight qualifies, a busy tenant's refill does not, so
+    a quiet tenant's new orders are not queued behind a busy tenant's whole window."""
+    busy, busy_source = _tenant_and_source("busy")
+    quiet, quiet_source = _tenant_and_source("quiet")
+    _bulk(busy, busy_source, 100)
+    _bulk(quiet, quiet_source, 3)
+
+    def claims() -> dict[int, records.Claim]:
+        with session_scope() as s:
+            return {c.tenant_id: c for c in records.claim_by_tenant(
+                s, inflight_per_tenant=20, stale_after_s=60)}
+
+    start = claims()
+    assert len(start[busy].ids) == 20 and start[busy].first  # nothing was in flight
+    assert len(start[quiet].ids) == 3 and start[quiet].first
+    with session_scope() as s:  # a quarter of the busy window and all of the quiet one finish
+        for i in start[busy].ids[:5] + start[quiet].ids:
+            rec = s.get(StagedRecord, i)
+            assert rec is not None
+            records.mark_done(s, rec)
+    _bulk(quiet, quiet_source, 2, "customer")  # the quiet shop's next records
+    later = claims()
+    assert len(later[busy].ids) == 5 and not later[busy].first  # 15 still in flight
+    assert len(later[quiet].ids) == 2 and later[quiet].first
