@@ -101,6 +101,9 @@ TENANT_SETTINGS: dict[str, Check] = {
     "adopt_existing_ifs_records": _bool, "voucher_mode": _choice("batch", "steps"),
     # issue 10: incremental IFS enrichment on the projection's change date
     "enrichment_change_field": _property, "enrichment_full_interval_s": _int_at_least(300),
+    # issue 14: what a BigCommerce order costs in store requests (bigcommerce/order_reads.py)
+    "bc_order_reads": _choice("embedded", "sub_resources"),
+    "bc_read_transactions": _choice("auto", "always"),
 }
 #: Source-only settings.
 SOURCE_SETTINGS: dict[str, Check] = {
