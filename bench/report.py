@@ -223,11 +223,17 @@ def render(r: dict[str, Any]) -> str:
             "|---:|---:|---:|---:|---:|---:|"]
     for w, b in sorted(r["budget"].items(), key=lambda kv: int(kv[0])):
         per_min = b["ifs"]["requests_per_min"]
-        out.append(f"| {w} | {b['records']} | {per_min} | {100 * per_min / 600:.0f} % | "
+        bound = b["ifs"]["requests"] > 600
+        used = f"{100 * per_min / 600:.0f} %" if bound else \
+            f"not budget-bound ({b['ifs']['requests']} requests < one minute's 600)"
+        out.append(f"| {w} | {b['records']} | {per_min} | {used} | "
                    f"{b['ifs']['http_429']} | {b['retries']} |")
     out += ["", "Target: ≥ 95 % of the budget used, 0 self-caused 429s, at 1, 2 and 4 workers. "
             "A short run includes the ramp-up and the tail (the last records, when fewer "
-            "than the window are left), so its average understates the steady-state use.", ""]
+            "than the window are left), so its average understates the steady-state use. "
+            "A run with fewer requests than one minute's budget fits in one window of the "
+            "sliding-window budget and measures the fleet's speed, not the budget: its row "
+            "says so (`--budget-orders` must exceed the budget for a figure).", ""]
     out += latency_section(r) + fairness_section(r) + backlog_section(r)
     if r.get("profile"):
         out += ["## py-spy profile of the worker fleet (latency-0 run)", "", r["profile"], ""]
