@@ -38,13 +38,11 @@ from fleet import (
     ROOT,
     BenchError,
     Fleet,
-    close_connections,
     delete_tenant,
     pg_stats,
     redis_memory_mb,
+    run_stage,
     say,
-    unwind_on_sigterm,
-    write_json,
 )
 
 FILLER = """
@@ -190,21 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "backlog.json")
-    opts = parser.parse_args(argv)
-    unwind_on_sigterm()
-    try:
-        result = run(opts)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt:
-        print("bench: interrupted; subprocesses and sandbox stopped", file=sys.stderr)
-        return 130
-    finally:
-        close_connections()
-    write_json(opts.out, result)
-    say(f"JSON: {opts.out}")
-    return 0
+    return run_stage(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

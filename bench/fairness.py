@@ -34,12 +34,10 @@ from fleet import (
     BenchError,
     Fleet,
     IfsWatch,
-    close_connections,
     env_dispatch_interval,
     percentiles,
+    run_stage,
     say,
-    unwind_on_sigterm,
-    write_json,
 )
 
 
@@ -207,22 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fairness.json")
-    opts = parser.parse_args(argv)
-    unwind_on_sigterm()
-    try:
-        result = run(opts)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt:
-        print("bench: interrupted; subprocesses and sandbox stopped", file=sys.stderr)
-        return 130
-    finally:
-        close_connections()
-    write_json(opts.out, result)
-    say(f"fairness: median delay {result['median_delay_s']} s, max {result['max_delay_s']} s "
-        f"(target <= {result['target_delay_s']} s); JSON: {opts.out}")
-    return 0
+    return run_stage(run, parser.parse_args(argv), lambda result: (
+        f"fairness: median delay {result['median_delay_s']} s, max {result['max_delay_s']} s "
+        f"(target <= {result['target_delay_s']} s)"))
 
 
 if __name__ == "__main__":

@@ -323,5 +323,25 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def run_stage(run: Any, opts: Any, summary: Any = None) -> int:
+    """The common end of a bench script's ``main``: run it with the fleet unwound on SIGTERM
+    and Ctrl-C, the exit code of a :class:`BenchError`, the JSON written to ``opts.out`` and
+    a closing line (``summary(result)``, or the JSON's path)."""
+    unwind_on_sigterm()
+    try:
+        result = run(opts)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("bench: interrupted; subprocesses and sandbox stopped", file=sys.stderr)
+        return 130
+    finally:
+        close_connections()
+    write_json(opts.out, result)
+    say(f"{summary(result)}; JSON: {opts.out}" if summary else f"JSON: {opts.out}")
+    return 0
+
+
 def env_dispatch_interval() -> float:
     return float(os.environ.get("MLC_DISPATCH_INTERVAL_S", "2"))
