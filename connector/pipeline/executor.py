@@ -101,7 +101,14 @@ class PlanExecutor:
 
     def intend(self, kind: str, natural_key: str, plan: dict[str, Any]) -> tuple[bool, str | None]:
         """Commit the intent to create (``intents.begin``) and say whether to look the record
-        up first: (look up?, IFS key of a create known to have happened earlier)."""
+        up first: (look up?, IFS key of a create known to have happened earlier).
+
+        The load's budget is taken first: a load deferred for the budget must not leave an
+        intent behind, or its next attempt would take it for a create of unknown outcome and
+        pay a lookup (seen with several workers, one lookup per deferral)."""
+        reserve = getattr(self.client.budget, "reserve_now", None)
+        if callable(reserve):
+            reserve()
         with self.db() as s:
             prior = intents.begin(self.tenant.id, kind, natural_key, plan, session=s)
         self.end_planning()  # the intent is durable before the create is sent

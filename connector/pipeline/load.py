@@ -51,9 +51,10 @@ def _lock_key(source_id: int, entity: str, external_id: str) -> int:
 
 
 class ReserveOnFirstRequest(PrepaidBudget):
-    """A load's budget: nothing is taken until the first request, which reserves the plan's
-    expected cost at once (as :meth:`PrepaidBudget.reserve`). ``before_first`` runs before
-    that first request (the load commits its planning transaction there)."""
+    """A load's budget: nothing is taken until the first request (or :meth:`reserve_now`), which
+    reserves the plan's expected cost at once (as :meth:`PrepaidBudget.reserve`).
+    ``before_first`` runs before that first request (the load commits its planning transaction
+    there)."""
 
     def __init__(self, budget: Budget, cost: int,
                  before_first: Callable[[], None] | None = None) -> None:
@@ -62,14 +63,20 @@ class ReserveOnFirstRequest(PrepaidBudget):
         self.reserved = False
         self.before_first = before_first
 
-    def acquire_or_raise(self, n: int = 1) -> None:
+    def reserve_now(self, n: int = 1) -> None:
+        """Take the plan's tokens now, or raise :class:`~connector.errors.RateLimited` (a write
+        intent is committed only once its create has the tokens to go out)."""
         if not self.reserved:
             first = max(1, min(max(n, self.cost), self.budget.burst))
             self.budget.acquire_or_raise(first)
             self.prepaid = first
             self.reserved = True
-            if self.before_first is not None:
-                self.before_first()
+
+    def acquire_or_raise(self, n: int = 1) -> None:
+        self.reserve_now(n)
+        hook, self.before_first = self.before_first, None
+        if hook is not None:
+            hook()
         super().acquire_or_raise(n)
 
 
@@ -83,9 +90,18 @@ class BeforeFirstRequest:
         self.key = budget.key if budget is not None else "none"
         self.rate_per_min = budget.rate_per_min if budget is not None else 0
         self.burst = budget.burst if budget is not None else 1
+        self.prepaid = 0
+
+    def reserve_now(self, n: int = 1) -> None:
+        """Take the first request's token now (see :meth:`ReserveOnFirstRequest.reserve_now`)."""
+        if self.budget is not None and self.before_first is not None and not self.prepaid:
+            self.budget.acquire_or_raise(n)
+            self.prepaid = n
 
     def acquire_or_raise(self, n: int = 1) -> None:
-        if self.budget is not None:
+        if self.prepaid >= n:
+            self.prepaid -= n
+        elif self.budget is not None:
             self.budget.acquire_or_raise(n)
         hook, self.before_first = self.before_first, None
         if hook is not None:

@@ -318,3 +318,37 @@ def test_vouchers_cost_at_most_three_requests(bc_tenant: dict[str, Any]) -> None
     assert ifs.temp_vouchers() == []
     po = f"B{p['source']}-{order['id']}"
     assert [o["LabelNote"] for o in ifs.orders() if o["CustomerPoNo"] == po] == ["bc:refunded"]
+
+
+def test_a_load_deferred_by_the_budget_costs_no_lookup_when_it_runs(
+        woo_tenant: dict[str, Any]) -> None:
+    """A load that finds the tenant's IFS budget spent defers before its first request. Its
+    write intent must not be left behind as an attempt of unknown outcome: when it runs, it
+    creates without a lookup (seen with 2 and 4 workers, where every budget deferral cost a
+    `GET CustomerOrderSet`). The customer deferred inside the order's load is the same case."""
+    from connector.errors import RateLimited
+    from connector.pipeline.targets import fleet_budget
+
+    p, log = woo_tenant, woo_tenant["log"]
+    order = next(o for o in p["woo"].orders() if o["customer_id"])
+    _woo_customer(p, order["customer_id"])
+    order_row = _woo_order(p, order)
+    with session_scope() as s:
+        tenant = s.get(Tenant, p["tenant"])
+        assert tenant is not None
+        tenant.ifs_settings = {**tenant.ifs_settings, "budget_per_min": 6}
+    budget = fleet_budget(f"ifs:tenant-{p['tenant']}", 6)
+    budget.reset()
+    while budget.try_acquire() == 0:  # spend this minute's budget
+        pass
+    log.clear()
+    with pytest.raises(RateLimited):
+        load_record(order_row)
+    assert log.requests() == []
+    with session_scope() as s:
+        tenant = s.get(Tenant, p["tenant"])
+        assert tenant is not None
+        tenant.ifs_settings = {**tenant.ifs_settings, "budget_per_min": 20_000}
+    budget.reset()
+    assert _shape(log.cost(lambda: _load(order_row))) == [
+        "POST CustomerHandling.svc/$batch", "POST CustomerOrderHandling.svc/$batch"]
