@@ -132,10 +132,3 @@ def _send_once(
         except ValueError:
             message, code = (None, None)
     raise error_for_response(response, message=message, code=code)
-
-
-def new_session(user_agent: str = "ml-connector/0.1") -> requests.Session:
-    """A plain session: JSON by default, no urllib3 retries (the task layer retries)."""
-    session = requests.Session()
-    session.headers.update({"Accept": "application/json", "User-Agent": user_agent})
-    return session

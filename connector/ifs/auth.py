@@ -28,7 +28,8 @@ import requests
 from connector.config import Secret
 from connector.crypto import Vault, VaultError
 from connector.errors import AuthError, ConnectorError, RateLimited, Transient
-from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
+from connector.http.errors import DEFAULT_TIMEOUT, send
+from connector.http.session import new_session
 from connector.logs import MASK, register_secret
 
 log = logging.getLogger(__name__)

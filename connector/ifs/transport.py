@@ -21,7 +21,8 @@ import requests
 
 from connector import metrics
 from connector.errors import AuthError, OutcomeUnknown, Transient, safe_url
-from connector.http.errors import DEFAULT_TIMEOUT, new_session, transport_error
+from connector.http.errors import DEFAULT_TIMEOUT, transport_error
+from connector.http.session import new_session
 from connector.ifs.odata import dumps, error_from_response, is_mi_modified
 from connector.ratelimit import Budget
 

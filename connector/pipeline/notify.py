@@ -132,7 +132,7 @@ def send(channel: NotificationChannel, message: dict[str, Any]) -> None:
 def _post(url: str, body: dict[str, Any]) -> None:
     import requests
 
-    from connector.http.errors import new_session
+    from connector.http.session import new_session
 
     try:
         response = new_session().post(url, json=body, timeout=TIMEOUT_S)

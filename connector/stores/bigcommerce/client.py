@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 import requests
 
 from connector.config import Secret
-from connector.http.errors import DEFAULT_TIMEOUT, new_session
+from connector.http.errors import DEFAULT_TIMEOUT
+from connector.http.session import new_session
 from connector.stores.bigcommerce.customers_api import CustomersEndpoints
 from connector.stores.bigcommerce.hooks_api import HooksEndpoints
 from connector.stores.bigcommerce.orders_api import OrdersEndpoints

@@ -32,8 +32,9 @@ import requests
 
 from connector.config import Secret
 from connector.errors import DataError, RateLimited, Transient
-from connector.http.errors import DEFAULT_TIMEOUT, new_session, send
+from connector.http.errors import DEFAULT_TIMEOUT, send
 from connector.http.paging import KeysetScan, Page, naive_utc_iso, to_utc
+from connector.http.session import new_session
 from connector.stores.woocommerce.auth import store_auth
 from connector.stores.woocommerce.pacing import RateState, StoreBudget, StoreHold, WooPacing
 from connector.stores.woocommerce.paging import (
