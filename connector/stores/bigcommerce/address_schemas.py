@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import post_load
 
 from connector.stores.bigcommerce.schema_base import BcBase
-from connector.stores.schemas import Money, Text, WholeNumber, load_schema
+from connector.stores.schemas import Money, Text, WholeNumber, load_schema, schema_of
 
 __all__ = [
     "BcAddress",
@@ -136,5 +136,6 @@ class BcShippingAddressSchema(BcBase):
 
 def parse_bc_shipping_address(payload: Any) -> BcShippingAddress:
     """Read one shipping address of an order."""
-    result: BcShippingAddress = load_schema(BcShippingAddressSchema(), payload, "shipping address")
+    result: BcShippingAddress = load_schema(schema_of(BcShippingAddressSchema), payload,
+                                            "shipping address")
     return result

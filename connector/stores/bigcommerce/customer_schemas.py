@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import fields, post_load
 
 from connector.stores.bigcommerce.schema_base import BcBase, many, tuples
-from connector.stores.schemas import IsoUtcDateTime, Text, WholeNumber, load_schema
+from connector.stores.schemas import IsoUtcDateTime, Text, WholeNumber, load_schema, schema_of
 
 __all__ = [
     "BcCustomer",
@@ -111,5 +111,5 @@ class BcCustomerSchema(BcBase):
 
 def parse_bc_customer(payload: Any) -> BcCustomer:
     """Read one customer."""
-    result: BcCustomer = load_schema(BcCustomerSchema(), payload, "customer")
+    result: BcCustomer = load_schema(schema_of(BcCustomerSchema), payload, "customer")
     return result

@@ -31,6 +31,7 @@ from connector.stores.schemas import (
     WholeNumber,
     describe_errors,
     load_schema,
+    schema_of,
 )
 
 __all__ = [
@@ -297,7 +298,7 @@ class BcOrderProductSchema(BcBase):
 
 def parse_bc_order(payload: Any) -> BcOrder:
     """Read a v2 order; :class:`InvalidPayload` lists shape problems in words."""
-    result: BcOrder = load_schema(BcOrderSchema(), payload, "order")
+    result: BcOrder = load_schema(schema_of(BcOrderSchema), payload, "order")
     return result
 
 
@@ -306,7 +307,7 @@ def parse_bc_order_products(payload: Any) -> tuple[BcOrderProduct, ...]:
     if not isinstance(payload, list):
         raise InvalidPayload("order lines", ["the order lines are not a JSON list"])
     try:
-        loaded = BcOrderProductSchema(many=True).load(payload)
+        loaded = schema_of(BcOrderProductSchema, many=True).load(payload)
     except ValidationError as exc:
         errors = exc.messages if isinstance(exc.messages, Mapping) else {}
         problems = describe_errors({"products": errors}, {"products": payload}, "order")

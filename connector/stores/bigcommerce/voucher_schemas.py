@@ -26,6 +26,7 @@ from connector.stores.schemas import (
     Text,
     WholeNumber,
     load_schema,
+    schema_of,
 )
 
 __all__ = [
@@ -235,17 +236,17 @@ class BcRefundSchema(BcBase):
 
 def parse_bc_shipment(payload: Any) -> BcShipment:
     """Read one shipment."""
-    result: BcShipment = load_schema(BcShipmentSchema(), payload, "shipment")
+    result: BcShipment = load_schema(schema_of(BcShipmentSchema), payload, "shipment")
     return result
 
 
 def parse_bc_transaction(payload: Any) -> BcTransaction:
     """Read one payment transaction."""
-    result: BcTransaction = load_schema(BcTransactionSchema(), payload, "transaction")
+    result: BcTransaction = load_schema(schema_of(BcTransactionSchema), payload, "transaction")
     return result
 
 
 def parse_bc_refund(payload: Any) -> BcRefund:
     """Read one refund."""
-    result: BcRefund = load_schema(BcRefundSchema(), payload, "refund")
+    result: BcRefund = load_schema(schema_of(BcRefundSchema), payload, "refund")
     return result

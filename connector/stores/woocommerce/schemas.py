@@ -33,6 +33,7 @@ from connector.stores.schemas import (
     Text,
     WholeNumber,
     load_schema,
+    schema_of,
 )
 from connector.stores.woocommerce.data import (
     WooAddress,
@@ -239,13 +240,13 @@ class WooCustomerSchema(_Base):
 
 def parse_woo_order(payload: Any) -> WooOrder:
     """Read one order payload; :class:`InvalidPayload` lists every shape problem in words."""
-    result: WooOrder = load_schema(WooOrderSchema(), payload, "order")
+    result: WooOrder = load_schema(schema_of(WooOrderSchema), payload, "order")
     return result
 
 
 def parse_woo_customer(payload: Any) -> WooCustomer:
     """Read one customer payload; :class:`InvalidPayload` lists every shape problem in words."""
-    result: WooCustomer = load_schema(WooCustomerSchema(), payload, "customer")
+    result: WooCustomer = load_schema(schema_of(WooCustomerSchema), payload, "customer")
     return result
 
 
