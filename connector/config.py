@@ -32,7 +32,8 @@ KNOWN_VARIABLES = frozenset({
     "MLC_RETRY_DEADLINE_TRANSIENT_S", "MLC_RETRY_DEADLINE_RATE_LIMITED_S",
     "MLC_RETRY_DEADLINE_CONFLICT_S", "MLC_FETCH_LEASE_S", "MLC_BUDGET_SHARES",
     "MLC_DISPATCH_INTERVAL_S", "MLC_SWEEP_AFTER_S", "MLC_LOAD_INFLIGHT_PER_TENANT",
-    "MLC_IFS_BUDGET_PER_MIN", "MLC_WEBHOOK_MAX_BODY_BYTES", "MLC_WEBHOOK_TOLERANCE_S",
+    "MLC_LOAD_BATCH_SIZE", "MLC_IFS_BUDGET_PER_MIN", "MLC_WEBHOOK_MAX_BODY_BYTES",
+    "MLC_WEBHOOK_TOLERANCE_S",
     "MLC_WEBHOOK_FETCHES_PER_MIN", "MLC_REDIS_SSL_CERT_REQS", "MLC_REDIS_SSL_CA_CERTS",
     "MLC_WEB_BIND", "MLC_INITIAL_SYNC_DAYS", "MLC_LOG_FORMAT", "MLC_METRICS_PORT",
     "MLC_ALERT_LAG_S", "MLC_ALERT_FAILURE_RATE", "MLC_ALERT_FAILURE_MIN", "MLC_ALERT_WINDOW_S",
@@ -221,6 +222,8 @@ class Settings:
     fetch_lease_s: int = 60
     sweep_after_s: int = 300
     load_inflight_per_tenant: int = 20
+    # records of one tenant loaded by one task (one broker message) when a backlog is handed out
+    load_batch_size: int = 4
     ifs_budget_per_min: int = 600
     # guaranteed share (%) of each request class in a budget; a class borrows what is unused
     budget_shares: tuple[tuple[str, int], ...] = (
@@ -342,6 +345,7 @@ class Settings:
             fetch_lease_s=_int(env, "MLC_FETCH_LEASE_S", 60, 5),
             sweep_after_s=_int(env, "MLC_SWEEP_AFTER_S", 300, 5),
             load_inflight_per_tenant=_int(env, "MLC_LOAD_INFLIGHT_PER_TENANT", 20, 1),
+            load_batch_size=_int(env, "MLC_LOAD_BATCH_SIZE", 4, 1),
             ifs_budget_per_min=_int(env, "MLC_IFS_BUDGET_PER_MIN", 600, 1),
             budget_shares=_shares(env, "MLC_BUDGET_SHARES"),
             webhook_max_body_bytes=_int(env, "MLC_WEBHOOK_MAX_BODY_BYTES", 1_048_576, 1024),

@@ -36,6 +36,7 @@ TASK_ROUTES = {
     "sync.fetch": {"queue": "fetch"},
     "sync.fetch_one": {"queue": "fetch"},
     "sync.transform": {"queue": "transform"},
+    "sync.transform_batch": {"queue": "transform"},
     "sync.load": {"queue": "load"},
     "maintenance.*": {"queue": "maintenance"},
     "bigcommerce.*": {"queue": "maintenance"},

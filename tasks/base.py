@@ -104,6 +104,16 @@ def parse_since(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def budget_countdown(exc: RateLimited | ConnectorError) -> float:
+    """When to run work deferred by the fleet budget: the budget's own wait, plus a spread
+    over the time the tenant's in-flight window needs at the budget's rate, so deferred tasks
+    do not all come back for the same few tokens at once."""
+    settings = get_settings()
+    rate_per_s = max(1e-3, float(getattr(exc, "rate_per_min", None) or 600) / 60)
+    spread = min(30.0, settings.load_inflight_per_tenant / rate_per_s)
+    return float(exc.retry_after or 0.1) + random.uniform(0, spread)
+
+
 class ConnectorTask(Task):  # type: ignore[misc]
     """Base for every task: late acks, reject on worker lost, typed-error retries."""
 
@@ -148,10 +158,7 @@ class ConnectorTask(Task):  # type: ignore[misc]
         rate, so deferred tasks do not all come back for the same few tokens at once."""
         if not (isinstance(exc, RateLimited) and exc.code == "BUDGET_EXHAUSTED"):
             return None
-        settings = get_settings()
-        rate_per_s = max(1e-3, float(exc.rate_per_min or 600) / 60)
-        spread = min(30.0, settings.load_inflight_per_tenant / rate_per_s)
-        countdown = float(exc.retry_after or 0.1) + random.uniform(0, spread)
+        countdown = budget_countdown(exc)
         self.signature(self.request.args, self.request.kwargs,
                        retries=int(self.request.retries or 0)).apply_async(
             countdown=countdown, headers=self._since_headers(self.failing_since()))

@@ -7,7 +7,10 @@ carries ids only.
 
 The pump refills a tenant's in-flight window in batches: each finished record counts in Redis,
 and every ``window // 4``-th one claims the free slots in one statement (the sweeper, every few
-seconds, is the safety net), instead of a claim after every load.
+seconds, is the safety net), instead of a claim after every load. The claimed records go out
+``MLC_LOAD_BATCH_SIZE`` to a message (``sync.transform_batch``): one task loads a handful of one
+tenant's records in turn, so the per-message work of the broker, the worker and its events is
+paid once per handful (issue 14). A lone record (a webhook's) goes out as ``sync.transform``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from celery import Task
 from connector.config import get_settings
 from connector.crypto import VaultError
 from connector.db import session_scope
-from connector.errors import AuthError, ConnectorError
+from connector.errors import AuthError, ConnectorError, RateLimited
 from connector.models import StagedRecord
 from connector.pipeline import records
 from connector.pipeline.audit import raise_alert
@@ -30,25 +33,25 @@ from connector.pipeline.fetch import hold_for_retry, run_fetch
 from connector.pipeline.fetch import release as release_fetch
 from connector.pipeline.load import load as load_record
 from tasks.app import FIRST_LANE, app
-from tasks.base import ConnectorTask, decide_retry
+from tasks.base import ConnectorTask, budget_countdown, decide_retry
 
 log = logging.getLogger(__name__)
 
 
-def pump_after_finish(tenant_id: int | None) -> None:
-    """A record of ``tenant_id`` finished: refill the tenant's window once a quarter of it is
-    free (one Redis INCR per record, one claim per batch)."""
-    if tenant_id is None:
+def pump_after_finish(tenant_id: int | None, count: int = 1) -> None:
+    """``count`` records of ``tenant_id`` finished: refill the tenant's window once a quarter
+    of it is free (one Redis INCRBY per task, one claim per batch)."""
+    if tenant_id is None or count <= 0:
         return
     from connector.handles import get_redis
 
     every = max(1, get_settings().load_inflight_per_tenant // 4)
     try:
-        finished = int(get_redis().incr(f"mlc:pump:tenant-{tenant_id}"))
+        finished = int(get_redis().incrby(f"mlc:pump:tenant-{tenant_id}", count))
     except Exception:  # Redis trouble must not fail a finished record; the sweeper pumps
         log.warning("could not count a finished record of tenant %s", tenant_id, exc_info=True)
         return
-    if finished % every == 0:
+    if finished // every > (finished - count) // every:
         pump(tenant_id)
 
 
@@ -59,18 +62,34 @@ def pump(tenant_id: int | None = None) -> int:
         claims = records.claim_by_tenant(
             s, inflight_per_tenant=settings.load_inflight_per_tenant,
             stale_after_s=settings.sweep_after_s, tenant_id=tenant_id)
+    size = settings.load_batch_size
     sent = 0
     for claim in claims:  # after the commit (habit 8)
         # A tenant with nothing in flight takes the fast lane; a busy tenant's refills queue
         # behind it (workers take the lanes in turn).
-        queue = FIRST_LANE if claim.first else None
-        for staged_id in claim.ids:
-            if queue is None:
-                transform.delay(staged_id)
+        options = {"queue": FIRST_LANE} if claim.first else {}
+        for batch in _batches(list(claim.ids), size):
+            if len(batch) == 1:
+                transform.apply_async((batch[0],), **options)
             else:
-                transform.apply_async((staged_id,), queue=queue)
+                transform_batch.apply_async((batch,), **options)
         sent += len(claim.ids)
     return sent
+
+
+def _batches(ids: list[int], size: int) -> list[list[int]]:
+    """``ids`` in messages of at most ``size``, as even as they go (9 by 4: 3, 3, 3), so the
+    fleet's processes share a claim instead of one taking a full batch and another a stray."""
+    if not ids:
+        return []
+    count = -(-len(ids) // max(1, size))
+    per, extra = divmod(len(ids), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + per + (1 if i < extra else 0)
+        out.append(ids[start:end])
+        start = end
+    return out
 
 
 @app.task(bind=True, base=ConnectorTask, name="sync.dispatch")
@@ -135,6 +154,71 @@ def load(self: ConnectorTask, staged_id: int) -> str:
     return _load(self, staged_id)
 
 
+@app.task(bind=True, base=ConnectorTask, name="sync.transform_batch")
+def transform_batch(self: ConnectorTask, staged_ids: list[int]) -> dict[str, int]:
+    """Plan and load a handful of one tenant's staged records, in turn, in one task.
+
+    A record that must wait goes on as its own ``sync.transform`` message (a retry with its
+    backoff, or a deferral for the budget) and the others load on; once the tenant's budget is
+    spent, the records not yet tried are deferred with it instead of each asking again. A
+    record that fails for good fails alone. Loads are idempotent, so a batch redelivered after
+    a lost worker loads only what is not done yet."""
+    states: dict[str, int] = {}
+    finished, tenant_id = 0, None
+    for index, staged_id in enumerate(staged_ids):
+        try:
+            result = load_record(staged_id)
+            state, tenant_id = result.state, result.tenant_id or tenant_id
+        except VaultError:
+            _vault_fail(staged_id)
+            state = "failed"
+        except ConnectorError as exc:
+            state, failed_tenant = _hand_on(staged_id, exc)
+            tenant_id = tenant_id or failed_tenant
+            if state == "deferred":
+                for later in staged_ids[index + 1:]:
+                    _defer(later, exc)
+                    states["deferred"] = states.get("deferred", 0) + 1
+                states[state] = states.get(state, 0) + 1
+                break
+        states[state] = states.get(state, 0) + 1
+        if state not in ("retrying", "deferred"):
+            finished += 1
+    pump_after_finish(tenant_id, finished)
+    return states
+
+
+def _hand_on(staged_id: int, exc: ConnectorError) -> tuple[str, int | None]:
+    """A record of a batch that hit ``exc``: deferred for the budget, retried on its own
+    (``sync.transform`` with its backoff, counted from the row's first failure), or failed
+    with a reason an operator understands. Returns the outcome and, for a failed record, its
+    tenant."""
+    if isinstance(exc, RateLimited) and exc.code == "BUDGET_EXHAUSTED":
+        _defer(staged_id, exc)
+        return "deferred", None
+    reason = str(exc)
+    if exc.retryable:
+        since = records.failing_since(staged_id) or datetime.now(UTC)
+        decision = decide_retry(exc, attempt=0, failing_since=since)
+        if decision.retry:
+            records.note_failure(staged_id, decision.countdown)
+            transform.signature((staged_id,), retries=1).apply_async(
+                countdown=decision.countdown)
+            log.info("record %s: %s; retry on its own in %.1fs", staged_id,
+                     type(exc).__name__, decision.countdown)
+            return "retrying", None
+        reason = decision.reason
+    return "failed", _fail(staged_id, exc, reason)
+
+
+def _defer(staged_id: int, exc: ConnectorError) -> None:
+    """Run the record again, on its own, once the budget has tokens (flow control, not a
+    failure: see :meth:`ConnectorTask.defer_for_budget`)."""
+    countdown = budget_countdown(exc)
+    records.touch(staged_id, countdown)
+    transform.apply_async((staged_id,), countdown=countdown)
+
+
 def _load(task: ConnectorTask, staged_id: int) -> str:
     try:
         result = load_record(staged_id)
@@ -165,6 +249,14 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
             records.note_failure(staged_id, decision.countdown)
             raise task.retry(exc=exc, countdown=decision.countdown, max_retries=None)
         reason = decision.reason
+    tenant_id = _fail(staged_id, exc, reason)
+    pump(tenant_id)
+    return "failed"
+
+
+def _fail(staged_id: int, exc: ConnectorError, reason: str) -> int | None:
+    """End the record as failed with ``reason``; returns its tenant (None if it was no longer
+    pending)."""
     kind = "auth" if isinstance(exc, AuthError) else ("exhausted" if exc.retryable else "data")
     tenant_id = None
     with session_scope() as s:
@@ -176,8 +268,7 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
                 raise_alert(s, tenant_id=rec.tenant_id, source_id=None, kind="ifs_auth_failed",
                             message=f"IFS rejected the connector's credentials: {exc}")
     log.warning("record %s failed (%s): %s", staged_id, kind, reason)
-    pump(tenant_id)
-    return "failed"
+    return tenant_id
 
 
 def _vault_fail(staged_id: int) -> None:

@@ -28,12 +28,14 @@ def test_no_loss_settings() -> None:
 def test_explicit_task_names_and_routes() -> None:
     app.loader.import_default_modules()  # what a worker does at start (the include list)
     names = {n for n in app.tasks if not n.startswith("celery.")}
-    assert {"sync.dispatch", "sync.fetch", "sync.fetch_one", "sync.transform", "sync.load",
+    assert {"sync.dispatch", "sync.fetch", "sync.fetch_one", "sync.transform",
+            "sync.transform_batch", "sync.load",
             "maintenance.sweep", "maintenance.enrich", "maintenance.enrich_all"} <= names
     route = app.amqp.router.route
     assert route({}, "sync.fetch")["queue"].name == "fetch"
     assert route({}, "sync.load")["queue"].name == "load"
     assert route({}, "sync.transform")["queue"].name == "transform"
+    assert route({}, "sync.transform_batch")["queue"].name == "transform"
     assert route({}, "maintenance.sweep")["queue"].name == "maintenance"
     for name in names:
         task = app.tasks[name]
