@@ -455,6 +455,9 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
         self_cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         with session_scope() as s:
             request_now(s, source_ids)
+        from tasks.sync import dispatch
+
+        dispatch.delay()  # as `ml-connector sync` does: the fetch starts now, not at beat's tick
         deadline = started + opts.timeout
         first_order_at: float | None = None
         fetched_at: float | None = None

@@ -107,7 +107,9 @@ def fetch(self: ConnectorTask, source_id: int, stream: str,
     """One bounded run of a stream; ``claim`` is the dispatch's lease token. A retry keeps
     the stream claimed over its wait, so no second fetch of the stream starts meanwhile."""
     try:
-        result = run_fetch(source_id, stream, token=claim)
+        # Each committed page of new rows is handed out at once (loads start while the
+        # store is still read); the pump at the end picks up the rest.
+        result = run_fetch(source_id, stream, token=claim, on_staged=pump)
     except ConnectorError as exc:
         error = str(exc)
         self.retry_on(

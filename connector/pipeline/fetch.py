@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,6 +22,7 @@ from connector.errors import AuthError, ConnectorError
 from connector.logformat import bind
 from connector.logs import scrub
 from connector.models import Source, SyncCursor
+from connector.pipeline import records
 from connector.pipeline.audit import SOURCE_AUTH_FAILED, audit, raise_alert, resolve_alerts
 from connector.pipeline.dispatch import claim_now, finish_fetch, lease_s, owned_by, renew_lease
 from connector.stores.registry import get_store
@@ -38,13 +39,15 @@ class FetchResult:
 
 
 def run_fetch(source_id: int, stream: str, *, token: str | None = None,
-              max_rows: int = MAX_ROWS_PER_RUN) -> FetchResult:
+              max_rows: int = MAX_ROWS_PER_RUN,
+              on_staged: Callable[[int], None] | None = None) -> FetchResult:
     """Read one bounded window of changes and stage it, holding the stream's lease (renewed
     while the store is read). ``token`` is the claim dispatch made; a message whose claim is
     no longer the cursor's (a stale copy) does nothing; without one (a direct run) the stream
     is claimed here if it is free. Retryable errors propagate with the
     stream still claimed: the task extends the lease over its wait (:func:`hold_for_retry`)
-    or releases it when it gives up (:func:`release`). Auth errors pause the source."""
+    or releases it when it gives up (:func:`release`). Auth errors pause the source.
+    ``on_staged(tenant_id)`` runs after each commit that staged new rows (the task pumps)."""
     if token is None:  # a direct run (tooling, tests): claim the stream if it is free
         with session_scope() as s:
             token = claim_now(s, source_id, stream)
@@ -68,8 +71,12 @@ def run_fetch(source_id: int, stream: str, *, token: str | None = None,
     bind(tenant=tenant_id, source=source_id)
     try:
         fn = get_store(system).stream(stream).fetch
-        with _renewing(source_id, stream, token):
-            staged, more = fn(source_id, max_rows=max_rows)
+        hook = records.after_staged.set(on_staged)
+        try:
+            with _renewing(source_id, stream, token):
+                staged, more = fn(source_id, max_rows=max_rows)
+        finally:
+            records.after_staged.reset(hook)
     except AuthError as exc:
         pause_for_auth(source_id, exc)
         release(source_id, stream, token, error=str(exc))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, func, literal, or_, select, text, update
+from sqlalchemy import String, and_, event, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -57,6 +58,29 @@ class Incoming:
     payload: dict[str, Any]
 
 
+#: Set by a fetch for its run (``pipeline.fetch.run_fetch``): called with the tenant after each
+#: commit that staged new rows, so the records start loading while the store is still being
+#: read, instead of after the whole run (the fetch task pumps there).
+after_staged: ContextVar[Callable[[int], None] | None] = ContextVar("after_staged",
+                                                                    default=None)
+
+
+def _call_after_commit(session: Session, tenant_id: int) -> None:
+    hook = after_staged.get()
+    if hook is None or session.info.get("mlc_after_staged"):
+        return
+    session.info["mlc_after_staged"] = True
+
+    def after_commit(_: Session) -> None:
+        session.info.pop("mlc_after_staged", None)
+        try:
+            hook(tenant_id)
+        except Exception:  # the rows are committed; the end of the run (or the sweeper) pumps
+            log.warning("could not hand out newly staged records", exc_info=True)
+
+    event.listen(session, "after_commit", after_commit, once=True)
+
+
 def stage(
     session: Session, *, tenant_id: int, source_id: int, records: Iterable[Incoming], origin: str
 ) -> list[int]:
@@ -92,6 +116,8 @@ def stage(
                                         "tenant": tenant_id,
                                         "correlation_id": correlation_id(source_id, entity,
                                                                          external_id)})
+    if staged:
+        _call_after_commit(session, tenant_id)
     return staged
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from connector.config import Secret
 from connector.db import session_scope
-from connector.errors import NotFound
 from connector.handles import get_redis
 from connector.models import Source, StagedRecord, SyncCursor, Tenant
 from connector.pipeline import records
@@ -88,16 +87,17 @@ def customer_incoming(customer: dict[str, Any]) -> Incoming:
 
 def referenced_customers(s: Session, source: Source, client: WooCommerceClient,
                          orders: list[dict[str, Any]]) -> list[Incoming]:
-    """The customers ``orders`` reference that were never staged (read, not staged)."""
+    """The customers ``orders`` reference that were never staged (read, not staged): one
+    request per page of them (``include``), not one per customer (a first sync, whose orders
+    stream runs beside the customers stream, read each buyer on its own)."""
     wanted = sorted({str(o.get("customer_id")) for o in orders if o.get("customer_id")})
     missing = set(wanted) - records.known_ids(s, source.id, "customer", wanted)
-    customers = []
-    for cid in sorted(missing, key=int):
-        try:
-            customers.append(customer_incoming(client.get_customer(int(cid))))
-        except NotFound:
-            log.warning("source %s: customer %s referenced by an order is gone", source.name, cid)
-    return customers
+    if not missing:
+        return []
+    found = {str(c.get("id")): c for c in client.get_customers(int(c) for c in missing)}
+    for cid in sorted(missing - set(found), key=int):
+        log.warning("source %s: customer %s referenced by an order is gone", source.name, cid)
+    return [customer_incoming(found[cid]) for cid in sorted(set(found) & missing, key=int)]
 
 
 def order_incoming(order: dict[str, Any]) -> Incoming:

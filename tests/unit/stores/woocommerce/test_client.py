@@ -692,3 +692,22 @@ def test_naive_and_offset_gmt_dates_become_utc() -> None:
     payload = fixture("woo_order.json")
     payload["date_modified_gmt"] = "2025-03-14T10:05:40+01:00"
     assert parse_woo_order(payload).date_modified == datetime(2025, 3, 14, 9, 5, 40, tzinfo=UTC)
+
+
+def test_customers_by_id_are_read_a_page_at_a_time(rsps: Any) -> None:
+    seen: list[dict[str, str]] = []
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        seen.append(query)
+        ids = [int(i) for i in query["include"].split(",")]
+        rows = [{"id": i, "email": f"c{i}@example.org"} for i in ids if i != 7]  # 7 is gone
+        return 200, {"X-WP-Total": str(len(rows)), "X-WP-TotalPages": "1"}, json.dumps(rows)
+
+    rsps.add_callback(responses.GET, API + "/customers", callback=answer)
+    woo = client()
+    got = woo.get_customers([*range(1, 131), 5])
+    assert [c["id"] for c in got] == [i for i in range(1, 131) if i != 7]
+    assert len(seen) == 2  # 130 ids, 100 to a request
+    assert seen[0]["include"] == ",".join(str(i) for i in range(1, 101))
+    assert all(q["role"] == "all" and q["per_page"] == str(MAX_PER_PAGE) for q in seen)
