@@ -8,7 +8,7 @@ Short mode (the default, under 10 minutes on 2 cores) runs, one after the other:
 1. the naive script (bench/naive.py) and the pipeline (bench/run.py) on the same store with IFS
    latency 0, then both again with 150 ms per IFS request (a smaller store: the naive script
    is latency-bound);
-2. the pipeline budget-bound (600 requests/min) at 1, 2 and 4 worker processes;
+2. the pipeline budget-bound (`--budget-per-min`, 120 requests/min) at 1, 2 and 4 worker processes;
 3. webhook latency at 5, 10 and 20 BigCommerce events/s through a real ``web`` process, and
    the store requests per webhook order (bench/latency.py);
 4. fairness across 10 tenants, one of them with a 2000-order backlog (bench/fairness.py);
@@ -218,22 +218,27 @@ def render(r: dict[str, Any]) -> str:
     ]
     tests = r["request_tests"]
     out += [f"| {a} | {b} | `{c}` | {tests.get(c, 'not run')} |" for a, b, c in scenarios]
-    out += ["", "## Budget use (budget-bound: 600 requests/min)", "",
-            "| workers | records | IFS requests/min | budget used | 429s | retries |",
-            "|---:|---:|---:|---:|---:|---:|"]
+    budget = int(r.get("budget_per_min", 600))
+    out += ["", f"## Budget use (budget-bound: {budget} requests/min)", "",
+            "| workers | records | IFS requests | busiest 60 s | budget used | "
+            "over the whole run | 429s | retries | |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for w, b in sorted(r["budget"].items(), key=lambda kv: int(kv[0])):
-        per_min = b["ifs"]["requests_per_min"]
-        bound = b["ifs"]["requests"] > 600
-        used = f"{100 * per_min / 600:.0f} %" if bound else \
-            f"not budget-bound ({b['ifs']['requests']} requests < one minute's 600)"
-        out.append(f"| {w} | {b['records']} | {per_min} | {used} | "
-                   f"{b['ifs']['http_429']} | {b['retries']} |")
+        ifs = b["ifs"]
+        busiest = ifs.get("busiest_60s_window")
+        bound = ifs["requests"] > budget and busiest is not None
+        used = f"{100 * busiest / budget:.0f} %" if bound else \
+            f"not budget-bound ({ifs['requests']} requests < one minute's {budget})"
+        ok = bound and 95 <= 100 * busiest / budget <= 100 and ifs["http_429"] == 0
+        out.append(f"| {w} | {b['records']} | {ifs['requests']} | {busiest} | {used} | "
+                   f"{ifs['requests_per_min']}/min | {ifs['http_429']} | {b['retries']} | "
+                   f"{'met' if ok else '**missed**'} |")
     out += ["", "Target: ≥ 95 % of the budget used, 0 self-caused 429s, at 1, 2 and 4 workers. "
-            "A short run includes the ramp-up and the tail (the last records, when fewer "
-            "than the window are left), so its average understates the steady-state use. "
-            "A run with fewer requests than one minute's budget fits in one window of the "
-            "sliding-window budget and measures the fleet's speed, not the budget: its row "
-            "says so (`--budget-orders` must exceed the budget for a figure).", ""]
+            "The budget is a strict sliding window, so *used* is the busiest 60-second window "
+            "of the run against the budget (more than 100 % would be an overrun); each run has "
+            "more records than one minute's budget, so the fleet must wait for the window to "
+            "slide. *Over the whole run* includes the ramp-up and the tail (the last records, "
+            "when fewer than the window are left) and is lower.", ""]
     out += latency_section(r) + fairness_section(r) + backlog_section(r)
     if r.get("profile"):
         out += ["## py-spy profile of the worker fleet (latency-0 run)", "", r["profile"], ""]
@@ -246,10 +251,13 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=600)
     parser.add_argument("--customers", type=int, default=120)
     parser.add_argument("--latency-orders", type=int, default=100)
-    parser.add_argument("--budget-orders", type=int, default=120)
-    parser.add_argument("--webhook-rates", default="5:10,10:10,20:30",
+    parser.add_argument("--budget-orders", type=int, default=125,
+                        help="orders of each budget-bound run (with a fifth as many customers: "
+                             "more requests than one minute's --budget-per-min)")
+    parser.add_argument("--budget-per-min", type=int, default=120)
+    parser.add_argument("--webhook-rates", default="5:10,10:10,20:20",
                         help="bench/latency.py --rates (RATE:SECONDS,...)")
-    parser.add_argument("--fairness-backlog", type=int, default=2000)
+    parser.add_argument("--fairness-backlog", type=int, default=1500)
     parser.add_argument("--full", action="store_true", help="add the 10k / 100k memory runs")
     parser.add_argument("--full-slice", type=int, default=2000,
                         help="records drained at each backlog size in --full")
@@ -282,11 +290,12 @@ def main() -> int:
     r["pipeline_150"] = pipeline("latency-150", "--orders", str(lat_orders), "--customers",
                                  str(lat_customers), "--ifs-latency-ms", "150")
     r["budget"] = {}
+    r["budget_per_min"] = opts.budget_per_min
     for workers in (1, 2, 4):
         r["budget"][str(workers)] = pipeline(
             f"budget-{workers}w", "--orders", str(opts.budget_orders), "--customers",
             str(max(1, opts.budget_orders // 5)), "--workers", str(workers),
-            "--budget-per-min", "600")
+            "--budget-per-min", str(opts.budget_per_min))
     r["latency"], error = stage("latency", "latency.py", "--rates", opts.webhook_rates)
     if error:
         r["latency_error"] = error
