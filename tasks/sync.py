@@ -25,6 +25,7 @@ from connector.config import get_settings
 from connector.crypto import VaultError
 from connector.db import session_scope
 from connector.errors import AuthError, ConnectorError, RateLimited
+from connector.faults import fault_kind
 from connector.models import StagedRecord
 from connector.pipeline import records
 from connector.pipeline.audit import raise_alert
@@ -183,8 +184,17 @@ def transform_batch(self: ConnectorTask, staged_ids: list[int]) -> dict[str, int
                     states["deferred"] = states.get("deferred", 0) + 1
                 states[state] = states.get(state, 0) + 1
                 break
+        except Exception as exc:
+            if fault_kind(exc) is not None:
+                raise  # a lost database or broker: the whole batch retries (ConnectorTask)
+            # Anything else is a bug this record meets: it goes on in a task of its own (as
+            # before batches), so it cannot hold its batch-mates back.
+            log.exception("record %s: unexpected error in a batch; it goes on on its own",
+                          staged_id)
+            transform.apply_async((staged_id,))
+            state = "handed_on"
         states[state] = states.get(state, 0) + 1
-        if state not in ("retrying", "deferred"):
+        if state not in ("retrying", "deferred", "handed_on"):
             finished += 1
     pump_after_finish(tenant_id, finished)
     return states

@@ -126,3 +126,25 @@ def test_a_record_that_must_wait_is_retried_on_its_own(pipeline: dict[str, Any])
         handle.seek(offset)
         assert b"retry on its own" in handle.read()
     assert len({o["CustomerPoNo"] for o in ifs.orders()}) == 24 == len(ifs.orders())
+
+
+def test_an_unexpected_error_goes_on_alone_and_the_batch_loads_on(
+        clean_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug that one record meets (an exception outside the connector's error family) must
+    not hold its batch-mates back: that record goes on in a task of its own, the others load.
+    (The loader is replaced by one that raises for one id; broker and database are real.)"""
+    from connector.pipeline.load import LoadResult
+    from tasks import sync
+
+    loaded: list[int] = []
+
+    def fake_load(staged_id: int) -> LoadResult:
+        if staged_id == -2:
+            raise KeyError("a bug")
+        loaded.append(staged_id)
+        return LoadResult("done", tenant_id=None)
+
+    monkeypatch.setattr(sync, "load_record", fake_load)
+    states = sync.transform_batch.run([-1, -2, -3])
+    assert loaded == [-1, -3]
+    assert states == {"done": 2, "handed_on": 1}
