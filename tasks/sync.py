@@ -58,24 +58,39 @@ def pump_after_finish(tenant_id: int | None, count: int = 1) -> None:
 
 def pump(tenant_id: int | None = None) -> int:
     """Hand pending rows to the transform queue within each tenant's in-flight budget."""
+    return len(_pump(tenant_id)[0])
+
+
+def _pump(tenant_id: int | None, keep: frozenset[int] = frozenset()) -> tuple[list[int],
+                                                                               list[int]]:
+    """Claim pending rows within each tenant's in-flight budget and send them to the
+    transform queue, except the claimed ids in ``keep``, which the caller loads itself.
+    Returns (ids sent, ids kept)."""
     settings = get_settings()
     with session_scope() as s:
         claims = records.claim_by_tenant(
             s, inflight_per_tenant=settings.load_inflight_per_tenant,
             stale_after_s=settings.sweep_after_s, tenant_id=tenant_id)
     size = settings.load_batch_size
-    sent = 0
+    sent: list[int] = []
+    kept: list[int] = []
     for claim in claims:  # after the commit (habit 8)
         # A tenant with nothing in flight takes the fast lane; a busy tenant's refills queue
         # behind it (workers take the lanes in turn).
         options = {"queue": FIRST_LANE} if claim.first else {}
-        for batch in _batches(list(claim.ids), size):
-            if len(batch) == 1:
-                transform.apply_async((batch[0],), **options)
-            else:
-                transform_batch.apply_async((batch,), **options)
-        sent += len(claim.ids)
-    return sent
+        kept += [i for i in claim.ids if i in keep]
+        sent += _send([i for i in claim.ids if i not in keep], size, **options)
+    return sent, kept
+
+
+def _send(ids: list[int], size: int, **options: Any) -> list[int]:
+    """Send ``ids`` to the transform queue, ``size`` to a message (a lone one on its own)."""
+    for batch in _batches(ids, size):
+        if len(batch) == 1:
+            transform.apply_async((batch[0],), **options)
+        else:
+            transform_batch.apply_async((batch,), **options)
+    return ids
 
 
 def _batches(ids: list[int], size: int) -> list[list[int]]:
@@ -142,8 +157,23 @@ def fetch_one(self: ConnectorTask, source_id: int, entity: str, external_id: str
     except ConnectorError as exc:
         self.retry_on(exc)
         raise
-    pump(_tenant_of_source(source_id))
-    return staged
+    # What this webhook staged loads in this task when the tenant's window has room for it
+    # (one task and one queue wait per webhook order, not two); the rest goes out as usual.
+    _, mine = _pump(_tenant_of_source(source_id), keep=frozenset(staged))
+    if mine:
+        try:
+            _, finished, tenant_id = _load_each(mine)
+        except Exception as exc:
+            if fault_kind(exc) is None:
+                raise
+            # A lost database mid-load: the fetch is done; its records go to the queue
+            # (their loads retry there) instead of the store being read again.
+            log.warning("fetch_one: %s while loading; records %s go to the queue",
+                        type(exc).__name__, mine)
+            _send(mine, get_settings().load_batch_size)
+            return len(staged)
+        pump_after_finish(tenant_id, finished)
+    return len(staged)
 
 
 @app.task(bind=True, base=ConnectorTask, name="sync.transform")
@@ -166,6 +196,15 @@ def transform_batch(self: ConnectorTask, staged_ids: list[int]) -> dict[str, int
     spent, the records not yet tried are deferred with it instead of each asking again. A
     record that fails for good fails alone. Loads are idempotent, so a batch redelivered after
     a lost worker loads only what is not done yet."""
+    states, finished, tenant_id = _load_each(staged_ids)
+    pump_after_finish(tenant_id, finished)
+    return states
+
+
+def _load_each(staged_ids: list[int]) -> tuple[dict[str, int], int, int | None]:
+    """Load ``staged_ids`` in turn (see :func:`transform_batch`). Returns the outcomes, how
+    many records finished (done, failed, superseded, parked: their slots are free) and their
+    tenant."""
     states: dict[str, int] = {}
     finished, tenant_id = 0, None
     for index, staged_id in enumerate(staged_ids):
@@ -196,8 +235,7 @@ def transform_batch(self: ConnectorTask, staged_ids: list[int]) -> dict[str, int
         states[state] = states.get(state, 0) + 1
         if state not in ("retrying", "deferred", "handed_on"):
             finished += 1
-    pump_after_finish(tenant_id, finished)
-    return states
+    return states, finished, tenant_id
 
 
 def _hand_on(staged_id: int, exc: ConnectorError) -> tuple[str, int | None]:

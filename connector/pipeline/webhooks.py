@@ -214,14 +214,15 @@ def _vault_failure(system: str, tenant_name: str, source_name: str) -> Verdict:
                    outcome="vault_error")
 
 
-def fetch_resource(source_id: int, entity: str, external_id: str, origin: str) -> int:
-    """Fetch one resource by id and stage it (the task behind every accepted webhook)."""
+def fetch_resource(source_id: int, entity: str, external_id: str, origin: str) -> list[int]:
+    """Fetch one resource by id and stage it (the task behind every accepted webhook); returns
+    the ids of the rows staged (none when that version was staged already)."""
     with session_scope() as s:
         source = s.get(Source, source_id)
         if source is None or source.status != "active":
-            return 0
+            return []
         system = source.system
-    return len(get_store(system).fetch_one(source_id, entity, external_id, origin))
+    return list(get_store(system).fetch_one(source_id, entity, external_id, origin))
 
 
 def claim_unenqueued(older_than_s: int = 60, limit: int = 500) -> list[tuple[int, str, str]]:

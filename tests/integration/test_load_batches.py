@@ -20,6 +20,7 @@ from sqlalchemy import select
 from connector.db import session_scope
 from connector.models import StagedRecord
 from tasks.sync import _batches
+from tests.integration.bigcommerce_harness import bc_sim_fixture  # noqa: F401 - fixture
 from tests.integration.harness import (
     add_woo_source,
     make_tenant,
@@ -29,7 +30,13 @@ from tests.integration.harness import (
     sync_now,
     wait_until,
 )
-from tests.integration.test_request_counts import ODATA, IfsLog
+from tests.integration.test_request_counts import (  # noqa: F401 - fixture
+    LINES,
+    ODATA,
+    IfsLog,
+    _buyer,
+    bc_tenant,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +155,20 @@ def test_an_unexpected_error_goes_on_alone_and_the_batch_loads_on(
     states = sync.transform_batch.run([-1, -2, -3])
     assert loaded == [-1, -3]
     assert states == {"done": 2, "handed_on": 1}
+
+
+def test_a_webhook_fetch_loads_what_it_staged(bc_tenant: dict[str, Any]) -> None:  # noqa: F811
+    """The task behind a webhook loads the records it staged itself when the tenant has room
+    in its window: when it returns, the order is in IFS (one task per webhook order, no second
+    message and queue wait through ``sync.transform``)."""
+    from tasks.sync import fetch_one
+
+    p, bc, ifs = bc_tenant, bc_tenant["bc"], bc_tenant["ifs"]
+    order = bc.create_order(lines=LINES, billing_address=_buyer("inline@example.org"))
+    assert fetch_one.run(p["source"], "order", str(order["id"])) >= 1
+    po = f"B{p['source']}-{order['id']}"
+    assert [o["CustomerPoNo"] for o in ifs.orders()] == [po]  # already there, no waiting
+    assert set(states(p["tenant"])) == {"done"}, states(p["tenant"])
+    # The same webhook again (a redelivery): nothing new staged, nothing loaded twice.
+    assert fetch_one.run(p["source"], "order", str(order["id"])) == 0
+    assert [o["CustomerPoNo"] for o in ifs.orders()] == [po]
