@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal_column, update
+from sqlalchemy import bindparam, func, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -60,25 +60,31 @@ def adopts_existing(tenant: Tenant) -> bool:
     return bool(value)
 
 
+_INSERT = insert(WriteIntent).values(
+    tenant_id=bindparam("tenant_id"), kind=bindparam("kind"),
+    natural_key=bindparam("natural_key"), plan_hash=bindparam("plan_hash"),
+    staged_id=bindparam("staged_id"))
+#: Built once: a load writes an intent for every create.
+_BEGIN: Any = _INSERT.on_conflict_do_update(
+    constraint="uq_write_intents_natural",
+    set_={"plan_hash": _INSERT.excluded.plan_hash, "staged_id": _INSERT.excluded.staged_id,
+          "attempts": WriteIntent.attempts + 1},
+).returning(literal_column("(xmax = 0)").label("inserted"), WriteIntent.ifs_key)
+
+
 def begin(tenant_id: int, kind: str, natural_key: str, plan: Any,
           staged_id: int | None = None, session: Session | None = None) -> Prior:
     """Write the intent to create ``kind`` ``natural_key`` (one statement) and return what
     the journal held before. It must be committed before the create is sent: in its own
     transaction, or in ``session``, which the caller then commits (the load's planning
     transaction)."""
-    stmt = insert(WriteIntent).values(tenant_id=tenant_id, kind=kind,
-                                      natural_key=natural_key[:200], plan_hash=plan_hash(plan),
-                                      staged_id=staged_id)
-    upsert: Any = stmt.on_conflict_do_update(
-        constraint="uq_write_intents_natural",
-        set_={"plan_hash": stmt.excluded.plan_hash, "staged_id": stmt.excluded.staged_id,
-              "attempts": WriteIntent.attempts + 1},
-    ).returning(literal_column("(xmax = 0)").label("inserted"), WriteIntent.ifs_key)
+    params = {"tenant_id": tenant_id, "kind": kind, "natural_key": natural_key[:200],
+              "plan_hash": plan_hash(plan), "staged_id": staged_id}
     if session is not None:
-        inserted, ifs_key = session.execute(upsert).one()
+        inserted, ifs_key = session.execute(_BEGIN, params).one()
     else:
         with session_scope() as s:
-            inserted, ifs_key = s.execute(upsert).one()
+            inserted, ifs_key = s.execute(_BEGIN, params).one()
     if inserted:
         return Prior(seen=False)
     return Prior(seen=True, ifs_key=ifs_key)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal_column, select
+from sqlalchemy import Connection, bindparam, case, func, literal_column, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -125,6 +125,20 @@ def lock_key_sql() -> Any:
         "::bit(64)::bigint")
 
 
+#: The load's first statement, built once: the record's state and key, its tenant's and
+#: source's row versions, and its lock (taken only while it is pending).
+_FIRST = (
+    select(StagedRecord.state, StagedRecord.tenant_id, StagedRecord.source_id,
+           StagedRecord.entity, StagedRecord.external_id,
+           TENANT_REVISION.label("tenant_rev"), SOURCE_REVISION.label("source_rev"),
+           lock_key_sql().label("lock_key"),
+           case((StagedRecord.state == PENDING, func.pg_try_advisory_lock(lock_key_sql())),
+                else_=None).label("locked"))
+    .join(Tenant, Tenant.id == StagedRecord.tenant_id)
+    .join(Source, Source.id == StagedRecord.source_id)
+    .where(StagedRecord.id == bindparam("staged_id")))
+
+
 def load(staged_id: int) -> LoadResult:
     """Load one staged record into IFS (idempotent; safe to call again after any failure).
 
@@ -138,17 +152,7 @@ def load(staged_id: int) -> LoadResult:
     with get_engine().connect() as conn:
         s = Session(bind=conn, expire_on_commit=False)
         try:
-            row = s.execute(
-                select(StagedRecord.state, StagedRecord.tenant_id, StagedRecord.source_id,
-                       StagedRecord.entity, StagedRecord.external_id,
-                       TENANT_REVISION.label("tenant_rev"), SOURCE_REVISION.label("source_rev"),
-                       lock_key_sql().label("lock_key"),
-                       case((StagedRecord.state == PENDING,
-                             func.pg_try_advisory_lock(lock_key_sql())),
-                            else_=None).label("locked"))
-                .join(Tenant, Tenant.id == StagedRecord.tenant_id)
-                .join(Source, Source.id == StagedRecord.source_id)
-                .where(StagedRecord.id == staged_id)).first()
+            row = s.execute(_FIRST, {"staged_id": staged_id}).first()
             if row is None:
                 s.rollback()
                 return LoadResult("missing")

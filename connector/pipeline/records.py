@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, event, func, literal, or_, select, text, update
+from sqlalchemy import String, and_, bindparam, event, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -211,23 +211,24 @@ def oldest_first() -> tuple[Any, Any]:
     return version_time_column.asc(), StagedRecord.id.asc()
 
 
-def _later_than(record: StagedRecord) -> Any:
-    when = literal(version_time(record.version), String)
-    return or_(version_time_column > when,
-               and_(version_time_column == when, StagedRecord.id > record.id))
+_NEWER_VERSION = select(StagedRecord.id).where(
+    StagedRecord.source_id == bindparam("source_id"),
+    StagedRecord.entity == bindparam("entity"),
+    StagedRecord.external_id == bindparam("external_id"),
+    or_(version_time_column > bindparam("when", type_=String),
+        and_(version_time_column == bindparam("when", type_=String),
+             StagedRecord.id > bindparam("id"))),
+    StagedRecord.state.in_([PENDING, DONE]),
+).limit(1)
 
 
 def newer_version_exists(session: Session, record: StagedRecord) -> bool:
-    """A newer version of the same store record is staged and not failed: it will do the work."""
-    found = session.scalar(
-        select(StagedRecord.id).where(
-            StagedRecord.source_id == record.source_id,
-            StagedRecord.entity == record.entity,
-            StagedRecord.external_id == record.external_id,
-            _later_than(record),
-            StagedRecord.state.in_([PENDING, DONE]),
-        ).limit(1)
-    )
+    """A newer version of the same store record is staged and not failed: it will do the work.
+    (One statement built once: it runs for every load.)"""
+    found = session.scalar(_NEWER_VERSION, {
+        "source_id": record.source_id, "entity": record.entity,
+        "external_id": record.external_id, "when": version_time(record.version),
+        "id": record.id})
     return found is not None
 
 
