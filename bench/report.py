@@ -229,16 +229,22 @@ def render(r: dict[str, Any]) -> str:
         bound = ifs["requests"] > budget and busiest is not None
         used = f"{100 * busiest / budget:.0f} %" if bound else \
             f"not budget-bound ({ifs['requests']} requests < one minute's {budget})"
-        ok = bound and 95 <= 100 * busiest / budget <= 100 and ifs["http_429"] == 0
+        # In flight at the window's edge: granted inside it, answered (and logged) after it.
+        ok = (bound and busiest >= 0.95 * budget and busiest <= budget + int(w)
+              and ifs["http_429"] == 0)
         out.append(f"| {w} | {b['records']} | {ifs['requests']} | {busiest} | {used} | "
                    f"{ifs['requests_per_min']}/min | {ifs['http_429']} | {b['retries']} | "
                    f"{'met' if ok else '**missed**'} |")
     out += ["", "Target: ≥ 95 % of the budget used, 0 self-caused 429s, at 1, 2 and 4 workers. "
             "The budget is a strict sliding window, so *used* is the busiest 60-second window "
-            "of the run against the budget (more than 100 % would be an overrun); each run has "
-            "more records than one minute's budget, so the fleet must wait for the window to "
-            "slide. *Over the whole run* includes the ramp-up and the tail (the last records, "
-            "when fewer than the window are left) and is lower.", ""]
+            "of the run against the budget; each run has more records than one minute's "
+            "budget, so the fleet must wait for the window to slide. The simulator's log stamps a "
+            "request when it is answered, the fleet's budget when it is granted (strictly "
+            "within any 60 s of Redis time: tests/unit/test_fleetbudget.py), so the log's "
+            "busiest window may hold up to one request per worker process more (those in "
+            "flight at its edge); more than that would be an overrun. *Over the whole run* "
+            "includes the ramp-up and the tail (the last records, when fewer than the window "
+            "are left).", ""]
     out += latency_section(r) + fairness_section(r) + backlog_section(r)
     if r.get("profile"):
         out += ["## py-spy profile of the worker fleet (latency-0 run)", "", r["profile"], ""]
