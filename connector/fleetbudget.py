@@ -36,18 +36,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import redis
+from redis.commands.core import Script
 
+from connector import metrics
 from connector.errors import RateLimited
 from connector.patience import remaining
 from connector.ratelimit import KEY_PREFIX as BUDGET_PREFIX
-from connector.ratelimit import _count_use
+from connector.ratelimit import USAGE_SLOT_S, _usage_key
 
 KEY_PREFIX = "mlc:window:"
 CLASSES = ("interactive", "bulk", "background")
 DEFAULT_SHARES: Mapping[str, int] = {"interactive": 60, "bulk": 25, "background": 15}
 
 # KEYS: [1] state hash (seed, seq), [2..4] per-class grant logs (sorted sets, score = Redis
-# time in µs), [5..7] per-class demand markers.
+# time in µs), [5..7] per-class demand markers, [8] and [9] this slot's usage counters
+# (granted, refused) that ``status`` reads (``ratelimit.budget_usage``): counted in the same
+# round trip as the grant.
 # ARGV: limit, window (µs), class index (1..3), n, share 1..3 (% of limit), burst, active (ms),
 # marker ttl (ms), the server's uptime in seconds (-1: not read yet).
 # Returns the wait in seconds as a string ("0" when granted), or "uptime" when the state is
@@ -66,6 +70,8 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local function deny(wait)
   -- This class wants more than it gets: it is waiting, and keeps its share reserved.
   redis.call('SET', KEYS[4 + ci], '1', 'PX', active)
+  redis.call('INCRBY', KEYS[9], 1)
+  redis.call('EXPIRE', KEYS[9], 90)
   return string.format('%.6f', wait)
 end
 local seed = tonumber(redis.call('HGET', KEYS[1], 'seed'))
@@ -134,6 +140,8 @@ for k = 1, n do
   redis.call('ZADD', KEYS[1 + ci], now, string.format('%d-%d', now, seq))
 end
 redis.call('PEXPIRE', KEYS[1 + ci], math.floor(window / 1000) + 1000)
+redis.call('INCRBY', KEYS[8], n)
+redis.call('EXPIRE', KEYS[8], 90)
 return '0'
 """
 
@@ -187,24 +195,25 @@ class FleetBudget:
             raise ValueError("n must be at least 1")
         if n > self.burst:
             raise ValueError(f"cannot take {n} grants at once from a budget of {self.burst}/s")
-        script = self.redis.register_script(_WINDOW_LUA)
+        script = _script(self.redis)
+        usage = BUDGET_PREFIX + self.key.removeprefix(KEY_PREFIX)
+        slot = int(time.time()) // USAGE_SLOT_S
+        keys = [*self._keys(), _usage_key(usage, "used", slot), _usage_key(usage, "wait", slot)]
         args: list[int | float] = [
             self.rate_per_min, int(self.window_s * 1_000_000),
             CLASSES.index(self.budget_class) + 1, n,
             *(int(self.shares[c]) for c in CLASSES), self.burst, int(self.active_s * 1000),
             86_400_000, -1]
-        raw = script(keys=self._keys(), args=args)
+        raw = script(keys=keys, args=args)
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         if text == "uptime":  # the state is missing: how long has this server been up?
             info = self.redis.info("server")
             args[-1] = int(info.get("uptime_in_seconds", 0))
-            raw = script(keys=self._keys(), args=args)
+            raw = script(keys=keys, args=args)
             text = raw.decode() if isinstance(raw, bytes) else str(raw)
         wait = float(text)
-        # Usage per 10-second slot for `status` (best effort, the same counters RedisBudget
-        # keeps), under the budget's plain name (``ifs:tenant-7``).
-        _count_use(self.redis, BUDGET_PREFIX + self.key.removeprefix(KEY_PREFIX),
-                   n if wait <= 0 else 0, waited=wait > 0)
+        if wait > 0:
+            metrics.budget_wait(usage.removeprefix(BUDGET_PREFIX))
         return 0.0 if wait <= 0 else wait
 
     def acquire_or_raise(self, n: int = 1) -> None:
@@ -251,6 +260,17 @@ class FleetBudget:
     def reset(self) -> None:
         """Forget the budget's log and seed (the next use re-seeds conservatively)."""
         self.redis.delete(*self._keys())
+
+
+_scripts: dict[int, Script] = {}
+
+
+def _script(client: redis.Redis) -> Script:
+    """The window script registered once per Redis client (``register_script`` hashes it)."""
+    script = _scripts.get(id(client))
+    if script is None or script.registered_client is not client:
+        script = _scripts[id(client)] = client.register_script(_WINDOW_LUA)
+    return script
 
 
 def parse_shares(raw: str) -> dict[str, int]:

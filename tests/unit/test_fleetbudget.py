@@ -157,3 +157,34 @@ def test_shares_and_origins() -> None:
             parse_shares(bad)
     assert class_of_origin("webhook") == class_of_origin("poll") == "interactive"
     assert class_of_origin("replay") == class_of_origin("backfill") == "bulk"
+
+
+def test_grants_and_refusals_are_counted_in_the_same_round_trip(r: redis.Redis,
+                                                                 key: str) -> None:
+    """``status`` shows a budget's use over the last minute (``budget_usage``): the grant
+    script counts it itself, so a request costs one Redis round trip, not two."""
+    from connector.ratelimit import budget_usage
+
+    budget = _primed(FleetBudget(r, key, 6, burst=3))
+    sent: list[str] = []
+    real_command, real_pipeline = r.execute_command, r.pipeline
+
+    def command(*args: object, **kwargs: object) -> object:
+        sent.append(str(args[0]))
+        return real_command(*args, **kwargs)
+
+    def pipeline(*args: object, **kwargs: object) -> object:
+        sent.append("pipeline")
+        return real_pipeline(*args, **kwargs)  # type: ignore[arg-type]
+
+    r.execute_command = command  # type: ignore[method-assign]
+    r.pipeline = pipeline  # type: ignore[method-assign,assignment]
+    try:
+        assert [budget.try_acquire() for _ in range(4)][:3] == [0.0, 0.0, 0.0]
+    finally:
+        del r.execute_command, r.pipeline
+    scripts = [c for c in sent if c in ("EVALSHA", "EVAL")]
+    assert len(scripts) == 4 and set(sent) <= {"EVALSHA", "EVAL", "SCRIPT LOAD"}, sent
+    assert budget_usage(r, key) == (3, 1)
+    for k in r.scan_iter(f"mlc:budget-*:{key}:*"):
+        r.delete(k)
