@@ -30,7 +30,7 @@ from connector.pipeline.audit import WriteContext
 from connector.pipeline.context import SOURCE_REVISION, TENANT_REVISION, load_context
 from connector.pipeline.executor import PlanExecutor
 from connector.pipeline.finish import Done, finish_done
-from connector.pipeline.links import get_link, snapshot
+from connector.pipeline.links import snapshot
 from connector.pipeline.records import Parked
 from connector.pipeline.targets import ifs_actor, ifs_client
 from connector.pipeline.transform import plan_record
@@ -199,7 +199,9 @@ def _unlock(conn: Connection, key: int, *, failing: bool = False) -> None:
 
 def _load_locked(s: Session, staged_id: int, revision: tuple[str, str]) -> LoadResult:
     """The load, with the record's lock held; ``s`` has the planning transaction open."""
-    rec = s.get(StagedRecord, staged_id)  # read after the lock: what its last holder committed
+    # Read after the lock: what its last holder committed; with its link and whether a newer
+    # version is staged (one statement).
+    rec, link, newer_staged = records.read_for_load(s, staged_id)
     if rec is None or rec.state != PENDING:
         return LoadResult(rec.state if rec is not None else "missing",
                           detail="already finished")
@@ -216,14 +218,13 @@ def _load_locked(s: Session, staged_id: int, revision: tuple[str, str]) -> LoadR
         # The plan is stored with the record's final state (one UPDATE, not two); a load that
         # stops before plans the record again.
         set_committed_value(rec, "plan", rec.plan)
-    link = get_link(s, rec.source_id, rec.entity, rec.external_id)
     if link is not None and link.last_version is not None and not records.is_newer_than(
             s, rec, link.last_version):
         records.mark_superseded(
             s, rec, f"version {rec.version} is not newer than the applied {link.last_version}")
         s.commit()
         return LoadResult(rec.state)
-    if records.newer_version_exists(s, rec):
+    if newer_staged:
         records.mark_superseded(s, rec, "a newer version of this record is staged")
         s.commit()
         return LoadResult(rec.state)

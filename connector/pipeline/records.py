@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, event, func, or_, select, text, update
+from sqlalchemy import String, and_, bindparam, event, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector import metrics
@@ -33,6 +33,7 @@ from connector.models import (
     PARKED,
     PENDING,
     SUPERSEDED,
+    RecordLink,
     StagedRecord,
     Tenant,
 )
@@ -211,25 +212,32 @@ def oldest_first() -> tuple[Any, Any]:
     return version_time_column.asc(), StagedRecord.id.asc()
 
 
-_NEWER_VERSION = select(StagedRecord.id).where(
-    StagedRecord.source_id == bindparam("source_id"),
-    StagedRecord.entity == bindparam("entity"),
-    StagedRecord.external_id == bindparam("external_id"),
-    or_(version_time_column > bindparam("when", type_=String),
-        and_(version_time_column == bindparam("when", type_=String),
-             StagedRecord.id > bindparam("id"))),
-    StagedRecord.state.in_([PENDING, DONE]),
-).limit(1)
+_newer = aliased(StagedRecord)
+_newer_time = func.split_part(_newer.version, "#", 1, type_=String)
+#: The load's planning read, built once: the record, its link and whether a newer version of
+#: it is staged (not failed), in one round trip (they were three).
+_FOR_LOAD = (
+    select(StagedRecord, RecordLink, exists().where(
+        _newer.source_id == StagedRecord.source_id, _newer.entity == StagedRecord.entity,
+        _newer.external_id == StagedRecord.external_id,
+        or_(_newer_time > version_time_column,
+            and_(_newer_time == version_time_column, _newer.id > StagedRecord.id)),
+        _newer.state.in_([PENDING, DONE])).label("newer"))
+    .outerjoin(RecordLink, and_(RecordLink.source_id == StagedRecord.source_id,
+                                RecordLink.entity == StagedRecord.entity,
+                                RecordLink.external_id == StagedRecord.external_id))
+    .where(StagedRecord.id == bindparam("staged_id")))
 
 
-def newer_version_exists(session: Session, record: StagedRecord) -> bool:
-    """A newer version of the same store record is staged and not failed: it will do the work.
-    (One statement built once: it runs for every load.)"""
-    found = session.scalar(_NEWER_VERSION, {
-        "source_id": record.source_id, "entity": record.entity,
-        "external_id": record.external_id, "when": version_time(record.version),
-        "id": record.id})
-    return found is not None
+def read_for_load(session: Session,
+                  staged_id: int) -> tuple[StagedRecord | None, RecordLink | None, bool]:
+    """The record (as its last holder committed it: read after the load's lock), its record
+    link, and whether a newer version of the same store record is staged and not failed (it
+    will do the work: a later version time, or the same time and staged later)."""
+    row = session.execute(_FOR_LOAD, {"staged_id": staged_id}).first()
+    if row is None:
+        return None, None, False
+    return row[0], row[1], bool(row[2])
 
 
 def _ready(stale: datetime) -> Any:
