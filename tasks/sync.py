@@ -10,7 +10,8 @@ and every ``window // 4``-th one claims the free slots in one statement (the swe
 seconds, is the safety net), instead of a claim after every load. The claimed records go out
 ``MLC_LOAD_BATCH_SIZE`` to a message (``sync.transform_batch``): one task loads a handful of one
 tenant's records in turn, so the per-message work of the broker, the worker and its events is
-paid once per handful (issue 14). A lone record (a webhook's) goes out as ``sync.transform``.
+paid once per handful (issue 14). A lone record goes out as ``sync.transform``; what a
+webhook's ``sync.fetch_one`` staged loads in that task when the tenant has room in its window.
 """
 
 from __future__ import annotations
