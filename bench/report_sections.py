@@ -94,13 +94,20 @@ def fairness_rates(f: dict[str, Any]) -> tuple[float, float | None]:
 
 
 def fairness_status(f: dict[str, Any]) -> str:
-    """met / missed, or inconclusive when the machine's speed changed between the phases by
-    more than a quarter (on a shared machine the difference then measures the other load)."""
+    """met / missed, or inconclusive when the fleet's speed changed between the phases by
+    more than a quarter (on a shared machine the difference may measure the other load).
+
+    A faster second phase could understate the delay by at most the speed-up, so a delay that
+    stays within the target even multiplied by it is met whatever the speeds were."""
     alone, beside = fairness_rates(f)
+    delay, target = f["max_delay_s"], f["target_delay_s"]
+    speed_up = beside / alone if beside and alone else 1.0
+    if delay * max(1.0, speed_up) <= target:
+        return status(True)
     if beside and not 0.75 <= alone / beside <= 1.33:
         return (f"inconclusive (fleet at {alone} records/s alone, {beside} beside the "
                 "backlog)")
-    return status(f["max_delay_s"] <= f["target_delay_s"])
+    return status(delay <= target)
 
 
 def latency_section(r: dict[str, Any]) -> list[str]:
