@@ -3,8 +3,8 @@
 ``requests`` reads the environment (``HTTPS_PROXY``/``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) on
 *every* request: on this hot path that was ~8 % of a load's CPU (issue 14's profile). Here it is
 read once per process and destination (scheme and host), with the same outcome as requests'
-own merge: proxies and CA bundle from the environment still apply (docs/ifs-auth.md, OAuth
-behind proxies); a change of those variables takes effect at the next start, like every other
+own merge: proxies and CA bundle from the environment still apply (docs/configuration.md,
+outbound HTTP); a change of those variables takes effect at the next start, like every other
 setting.
 """
 
