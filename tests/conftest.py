@@ -57,3 +57,24 @@ def clean_db(services: ServiceSet) -> Iterator[None]:
     for key in client.scan_iter("mlc:*"):
         client.delete(key)
     yield
+
+
+@pytest.fixture
+def fleet_paused(clean_db: None) -> Iterator[None]:
+    """The session's worker and beat, if running, stopped (SIGSTOP) for the test and resumed
+    after it: a test that claims rows itself must not race the fleet's sweeper, which pumps
+    every tenant's ready rows every few seconds. (After ``clean_db``: a stopped worker must
+    not hold a lock its TRUNCATE waits for.)"""
+    import os
+    import signal
+
+    from tests.integration.harness import FLEET
+
+    procs = [p.proc for p in FLEET if p.proc is not None and p.proc.poll() is None]
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGCONT)

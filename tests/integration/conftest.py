@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from sandbox.common import ServerThread
-from tests.integration.harness import Beat, Worker
+from tests.integration.harness import FLEET, Beat, Worker
 
 # Fast ticks for tests: beat dispatches every second, the sweeper reclaims after 6 s.
 os.environ["MLC_DISPATCH_INTERVAL_S"] = "1"
@@ -50,7 +50,9 @@ def pipeline_processes(services: object, tmp_path_factory: pytest.TempPathFactor
     folder: Path = tmp_path_factory.mktemp("celery")
     worker = Worker(concurrency=4, log_path=folder / "worker.log").start()
     beat = Beat(folder).start()
+    FLEET[:] = [worker, beat]
     yield worker, beat
+    FLEET.clear()
     beat.stop()
     worker.stop()
 

@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HISTORY = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+#: The session's worker and beat, once the ``pipeline_processes`` fixture started them (the
+#: ``fleet_paused`` fixture stops them for a test).
+FLEET: list[Any] = []
+
+
 class Beat:
     """``celery beat`` as a subprocess (the dispatcher tick)."""
 

@@ -21,7 +21,10 @@ CAP = 20
 
 
 def test_concurrent_pumps_never_exceed_the_in_flight_cap(clean_db: None, ifs_sim: Any,
-                                                          woo_sim: tuple[Any, str]) -> None:
+                                                          woo_sim: tuple[Any, str],
+                                                          fleet_paused: None) -> None:
+    # (The session's fleet is paused: its sweeper would otherwise claim this tenant's rows
+    # between two rounds, and a round's pumps would find the room taken.)
     tenant = make_tenant(ifs_sim[1])
     source = add_woo_source(tenant, woo_sim[1])
     with session_scope() as s:

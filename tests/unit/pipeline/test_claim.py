@@ -44,7 +44,7 @@ def _claim(tenant_id: int | None = None, inflight: int = 20, limit: int = 1000) 
                                      tenant_id=tenant_id, limit=limit)
 
 
-def test_claim_hands_out_customers_first_within_the_in_flight_budget(clean_db: None) -> None:
+def test_claim_hands_out_customers_first_within_the_in_flight_budget(fleet_paused: None) -> None:
     tenant, source = _tenant_and_source()
     _bulk(tenant, source, 30, "order")
     _bulk(tenant, source, 5, "customer")
@@ -67,7 +67,7 @@ def test_claim_hands_out_customers_first_within_the_in_flight_budget(clean_db: N
     assert _claim(tenant, inflight=8) == [first[2]]
 
 
-def test_claim_serves_every_tenant_and_respects_the_overall_limit(clean_db: None) -> None:
+def test_claim_serves_every_tenant_and_respects_the_overall_limit(fleet_paused: None) -> None:
     a, sa = _tenant_and_source("a")
     b, sb = _tenant_and_source("b")
     _bulk(a, sa, 10)
@@ -95,7 +95,7 @@ def _explain(stmt: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("in_flight", [0, 20])
-def test_claim_plan_reads_the_batch_not_the_backlog(clean_db: None, in_flight: int) -> None:
+def test_claim_plan_reads_the_batch_not_the_backlog(fleet_paused: None, in_flight: int) -> None:
     tenant, source = _tenant_and_source()
     _bulk(tenant, source, 100_000)
     _bulk(tenant, source, 2_000, "customer")
@@ -124,7 +124,7 @@ def test_claim_plan_reads_the_batch_not_the_backlog(clean_db: None, in_flight: i
 
 
 def test_a_quiet_tenant_is_claimed_for_the_fast_lane_a_busy_tenants_refill_is_not(
-        clean_db: None) -> None:
+        fleet_paused: None) -> None:
     """``first`` sends a claim to the transform queue's fast lane (tasks.sync.pump): a tenant
     with less than half its window in flight qualifies, a busy tenant's refill does not, so
     a quiet tenant's new orders are not queued behind a busy tenant's whole window."""
