@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from connector.db import session_scope
 from connector.handles import get_vault
-from connector.models import PENDING, Source, StagedRecord, SyncCursor
+from connector.models import PENDING, Source, StagedRecord, SyncCursor, Tenant
 from connector.operations.admin import IfsTarget, add_source, add_tenant, set_ifs_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +161,18 @@ def add_woo_source(tenant_id: int, woo_url: str, *, name: str = "shop",
             for cursor in s.scalars(select(SyncCursor).where(SyncCursor.source_id == src.id)):
                 cursor.next_run_at = datetime.now(UTC) + timedelta(days=1)
         return src.id
+
+
+def hold_enrichment(tenant_id: int) -> None:
+    """Keep beat's IFS enrichment (every 5 minutes) away from the tenant for a few minutes,
+    by recording a run as under way: a test that counts the tenant's IFS requests must not
+    count an enrichment page that happened to fall inside it."""
+    with session_scope() as s:
+        tenant = s.get(Tenant, tenant_id)
+        assert tenant is not None
+        now = datetime.now(UTC).isoformat()
+        tenant.enrichment = {**(tenant.enrichment or {}), "run": "held-by-test",
+                             "touched_at": now}
 
 
 def sync_now(source_id: int, streams: tuple[str, ...] = ("orders",)) -> float:

@@ -23,6 +23,7 @@ from tasks.sync import _batches
 from tests.integration.bigcommerce_harness import bc_sim_fixture  # noqa: F401 - fixture
 from tests.integration.harness import (
     add_woo_source,
+    hold_enrichment,
     make_tenant,
     settled,
     states,
@@ -69,6 +70,7 @@ def test_a_backlog_loads_in_batches_and_a_bad_record_fails_alone(
     assert len(bad) == 3
     tenant = make_tenant(pipeline["ifs_url"])
     source = add_woo_source(tenant, pipeline["woo_url"], interval=3600)
+    hold_enrichment(tenant)  # its requests are counted below
     log = IfsLog(pipeline["ifs_url"])
     log.clear()
     offset = worker.log_path.stat().st_size

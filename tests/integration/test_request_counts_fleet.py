@@ -20,6 +20,7 @@ from connector.db import session_scope
 from connector.models import Tenant
 from tests.integration.harness import (
     add_woo_source,
+    hold_enrichment,
     make_tenant,
     states,
     sync_and_settle,
@@ -43,6 +44,7 @@ def test_a_budget_bound_fleet_pays_one_request_per_new_record(
     woo.seed(customers=8, orders=32, seed=14, guest_ratio=0.0, silent=True)
     tenant = make_tenant(pipeline["ifs_url"])
     _budget(tenant, 120)  # 2 per second on average, 4 in any one second
+    hold_enrichment(tenant)  # its requests are counted below
     source = add_woo_source(tenant, pipeline["woo_url"], interval=3600)
     log = IfsLog(pipeline["ifs_url"])
     log.clear()
