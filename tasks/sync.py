@@ -35,7 +35,7 @@ from connector.pipeline.fetch import hold_for_retry, run_fetch
 from connector.pipeline.fetch import release as release_fetch
 from connector.pipeline.load import load as load_record
 from tasks.app import FIRST_LANE, app
-from tasks.base import ConnectorTask, budget_countdown, decide_retry
+from tasks.base import ConnectorTask, RetryDecision, budget_countdown, decide_retry
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +249,8 @@ def _hand_on(staged_id: int, exc: ConnectorError) -> tuple[str, int | None]:
         return "deferred", None
     reason = str(exc)
     if exc.retryable:
-        since = records.failing_since(staged_id) or datetime.now(UTC)
-        decision = decide_retry(exc, attempt=0, failing_since=since)
+        decision = _decide(staged_id, exc, attempt=0)
         if decision.retry:
-            records.note_failure(staged_id, decision.countdown)
             transform.signature((staged_id,), retries=1).apply_async(
                 countdown=decision.countdown)
             log.info("record %s: %s; retry on its own in %.1fs", staged_id,
@@ -294,15 +292,23 @@ def _retry_or_fail(task: ConnectorTask, staged_id: int, exc: ConnectorError) -> 
         return "deferred"
     reason = str(exc)
     if exc.retryable:
-        since = records.failing_since(staged_id) or datetime.now(UTC)
-        decision = decide_retry(exc, attempt=retries, failing_since=since)
+        decision = _decide(staged_id, exc, attempt=retries)
         if decision.retry:
-            records.note_failure(staged_id, decision.countdown)
             raise task.retry(exc=exc, countdown=decision.countdown, max_retries=None)
         reason = decision.reason
     tenant_id = _fail(staged_id, exc, reason)
     pump(tenant_id)
     return "failed"
+
+
+def _decide(staged_id: int, exc: ConnectorError, *, attempt: int) -> RetryDecision:
+    """Whether the record retries ``exc``, its deadline counted from the row's first failure;
+    a retry is noted on the row (it stays in flight for the sweeper over the wait)."""
+    since = records.failing_since(staged_id) or datetime.now(UTC)
+    decision = decide_retry(exc, attempt=attempt, failing_since=since)
+    if decision.retry:
+        records.note_failure(staged_id, decision.countdown)
+    return decision
 
 
 def _fail(staged_id: int, exc: ConnectorError, reason: str) -> int | None:
